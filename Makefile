@@ -1,0 +1,55 @@
+# wikistream: every entry point. `make` alone lists them.
+# Versions, ports and names come from config/stack.env (the single source of truth).
+include config/stack.env
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install jars run stop reset status count-rows test test-fast lock
+
+help: ## List the commands
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
+	  { echo "error: Python 3.11+ is required as '$(PYTHON)' (set PYTHON=/path/to/python3.11)."; exit 1; }
+	@echo "Creating $(VENV) and installing the locked packages (first run takes a few minutes) ..."
+	@$(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+install: $(STAMP) ## Create the virtualenv with the locked packages
+
+jars: $(STAMP) ## Resolve connector, driver and Kafka jars from Maven Central
+	@$(PY) -m stack jars
+
+run: $(STAMP) ## Start the embedded stack (Kafka, Flink, PostgreSQL, job, producer)
+	@$(PY) -m stack run
+
+stop: $(STAMP) ## Stop every process the stack started, keep data
+	@$(PY) -m stack stop
+
+reset: $(STAMP) ## Stop and delete the state directory
+	@$(PY) -m stack reset
+
+status: $(STAMP) ## Each service up/down and the job's state
+	@$(PY) -m stack status
+
+count-rows: $(STAMP) ## Row counts of users, clicks and the other tables
+	@$(PY) -m stack count-rows
+
+test: $(STAMP) ## All tests, including the slow end-to-end ones on real services
+	@$(PY) -m stack jars
+	@$(PY) -m pytest
+
+test-fast: $(STAMP) ## Only the fast tests (no services started)
+	@$(PY) -m pytest -m "not slow"
+
+lock: ## Re-resolve requirements.lock from pyproject.toml (needs network)
+	@$(PYTHON) -m pip install --quiet uv
+	@$(PYTHON) -m uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+	  --generate-hashes --native-tls -o requirements.lock

@@ -1,0 +1,1 @@
+"""The PyFlink job: Kafka `clicks` topic in, PostgreSQL stream tables out (all SQL, on the JVM)."""

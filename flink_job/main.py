@@ -1,0 +1,46 @@
+"""Entry point: `flink run -py flink_job/main.py` builds the SQL pipeline and submits it as one job."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `flink run -py` executes this file as a script; make the repository's packages importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pyflink.table import EnvironmentSettings, TableEnvironment  # noqa: E402
+
+from flink_job.pipeline import insert_statements, sink_ddls, source_ddl, users_ddl, view_ddls  # noqa: E402
+from flink_job.settings import JobSettings  # noqa: E402
+
+
+def build(settings: JobSettings) -> TableEnvironment:
+    t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    config = t_env.get_config()
+    for key, value in {
+        "pipeline.name": settings.job_name,
+        "pipeline.jars": ";".join(settings.jar_uris()),
+        "parallelism.default": str(settings.parallelism),
+        "execution.checkpointing.interval": settings.checkpoint_interval,
+        "execution.checkpointing.mode": "EXACTLY_ONCE",
+        "table.local-time-zone": "UTC",
+        "table.exec.source.idle-timeout": settings.source_idle_timeout,
+        "table.exec.state.ttl": settings.session_state_ttl,
+    }.items():
+        config.set(key, value)
+    for ddl in [source_ddl(settings), users_ddl(settings), *sink_ddls(settings), *view_ddls(settings)]:
+        t_env.execute_sql(ddl)
+    return t_env
+
+
+def main() -> None:
+    settings = JobSettings()  # type: ignore[call-arg]  # values come from the environment
+    t_env = build(settings)
+    statements = t_env.create_statement_set()
+    for statement in insert_statements():
+        statements.add_insert_sql(statement)
+    statements.execute()
+
+
+if __name__ == "__main__":
+    main()

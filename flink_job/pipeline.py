@@ -1,0 +1,207 @@
+"""The job's tables and statements: where a Kafka message becomes a row.
+
+    kafka_clicks (raw payload + partition/offset/timestamp)
+      -> checked            every message with its reject reason (NULL when valid)
+      -> rejected_events    messages with a reason, with their payload and Kafka position
+      -> valid_clicks       typed clicks, event time + watermark
+           -> clicks                      upsert on event_id (replays overwrite)
+           -> late_events                 clicks behind the watermark (counted, not lost silently)
+           -> clicks_per_minute_article   1-minute event-time windows
+           -> clicks_per_minute_referrer
+           -> clicks_per_minute_country   lookup join on users (cached)
+           -> session_stats               live per-session aggregate (upsert on session_id)
+"""
+
+from __future__ import annotations
+
+from flink_job.settings import JobSettings
+from flink_job.validation import json_value, reject_reason_sql, rowtime_sql
+from wikistream.events import INTERNAL_LINK_CLASS, REFERRER_CLASSES
+
+
+def _options(options: dict[str, str]) -> str:
+    return ",\n    ".join(f"'{key}' = '{value}'" for key, value in options.items())
+
+
+def _jdbc_options(settings: JobSettings, table: str) -> dict[str, str]:
+    return {
+        "connector": "jdbc",
+        "url": settings.sink_url,
+        "table-name": table,
+        "username": settings.postgres_user,
+        "password": settings.postgres_password,
+        "sink.buffer-flush.max-rows": str(settings.sink_batch_rows),
+        "sink.buffer-flush.interval": settings.sink_flush_interval,
+        "sink.max-retries": str(settings.sink_max_retries),
+    }
+
+
+def source_ddl(settings: JobSettings) -> str:
+    kafka = {
+        "connector": "kafka",
+        "topic": settings.kafka_topic,
+        "properties.bootstrap.servers": settings.kafka_bootstrap_servers,
+        "properties.group.id": settings.kafka_group_id,
+        "scan.startup.mode": "group-offsets",
+        "properties.auto.offset.reset": "earliest",
+        # Raw bytes in, so a message that is not valid JSON is still seen (and quarantined).
+        "format": "raw",
+    }
+    return f"""
+CREATE TEMPORARY TABLE kafka_clicks (
+    payload STRING,
+    kafka_partition INT METADATA FROM 'partition' VIRTUAL,
+    kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
+    kafka_ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+    event_time AS {rowtime_sql("kafka_ts")},
+    proc_time AS PROCTIME(),
+    WATERMARK FOR event_time AS event_time - INTERVAL '{settings.watermark_delay_s}' SECOND
+) WITH (
+    {_options(kafka)}
+)"""
+
+
+def _sink_ddl(settings: JobSettings, table: str, columns: str, key: str) -> str:
+    return f"""
+CREATE TEMPORARY TABLE sink_{table} (
+    {columns},
+    PRIMARY KEY ({key}) NOT ENFORCED
+) WITH (
+    {_options(_jdbc_options(settings, table))}
+)"""
+
+
+def sink_ddls(settings: JobSettings) -> list[str]:
+    minute = "window_start TIMESTAMP(3), {dim} STRING, clicks BIGINT"
+    return [
+        _sink_ddl(
+            settings,
+            "clicks",
+            "event_id STRING, user_id STRING, session_id STRING, seq INT, `prev` STRING, curr STRING, "
+            "link_type STRING, referrer_class STRING, event_time TIMESTAMP(3), kafka_partition INT, "
+            "kafka_offset BIGINT, ingested_at TIMESTAMP(3)",
+            "event_id",
+        ),
+        _sink_ddl(
+            settings,
+            "rejected_events",
+            "kafka_partition INT, kafka_offset BIGINT, reason STRING, raw_payload STRING, received_at TIMESTAMP(3)",
+            "kafka_partition, kafka_offset",
+        ),
+        _sink_ddl(
+            settings,
+            "late_events",
+            "event_id STRING, event_time TIMESTAMP(3), `watermark` TIMESTAMP(3), received_at TIMESTAMP(3)",
+            "event_id",
+        ),
+        _sink_ddl(settings, "clicks_per_minute_article", minute.format(dim="article"), "window_start, article"),
+        _sink_ddl(settings, "clicks_per_minute_referrer", minute.format(dim="referrer_class"), "window_start, referrer_class"),
+        _sink_ddl(settings, "clicks_per_minute_country", minute.format(dim="country"), "window_start, country"),
+        _sink_ddl(
+            settings,
+            "session_stats",
+            "session_id STRING, user_id STRING, pages BIGINT, first_event TIMESTAMP(3), last_event TIMESTAMP(3), "
+            "duration_s DOUBLE",
+            "session_id",
+        ),
+    ]
+
+
+def users_ddl(settings: JobSettings) -> str:
+    options = {
+        "connector": "jdbc",
+        "url": settings.postgres_jdbc_url,
+        "table-name": "users",
+        "username": settings.postgres_user,
+        "password": settings.postgres_password,
+        # Enrichment must not query PostgreSQL per event: users are cached after the first lookup.
+        "lookup.cache": "PARTIAL",
+        "lookup.partial-cache.max-rows": str(settings.user_cache_rows),
+        "lookup.partial-cache.expire-after-write": settings.user_cache_ttl,
+        "lookup.partial-cache.cache-missing-key": "true",
+        "lookup.max-retries": "3",
+    }
+    return f"""
+CREATE TEMPORARY TABLE users_dim (
+    user_id STRING,
+    country STRING,
+    PRIMARY KEY (user_id) NOT ENFORCED
+) WITH (
+    {_options(options)}
+)"""
+
+
+def _referrer_class_sql() -> str:
+    whens = " ".join(f"WHEN `prev` = '{prev}' THEN '{label}'" for prev, label in REFERRER_CLASSES.items())
+    return f"CASE {whens} WHEN link_type = 'link' THEN '{INTERNAL_LINK_CLASS}' ELSE 'other' END"
+
+
+def view_ddls(settings: JobSettings) -> list[str]:
+    checked = f"""
+CREATE TEMPORARY VIEW checked AS
+SELECT payload, kafka_partition, kafka_offset, kafka_ts, event_time, proc_time,
+    {reject_reason_sql(settings.max_event_chars, "kafka_ts")} AS reject_reason
+FROM kafka_clicks"""
+    typed = f"""
+CREATE TEMPORARY VIEW typed_clicks AS
+SELECT
+    {json_value("event_id")} AS event_id,
+    {json_value("user_id")} AS user_id,
+    {json_value("session_id")} AS session_id,
+    {json_value("seq", "INT")} AS seq,
+    {json_value("prev")} AS `prev`,
+    {json_value("curr")} AS curr,
+    {json_value("type")} AS link_type,
+    event_time, proc_time, kafka_partition, kafka_offset
+FROM checked
+WHERE reject_reason IS NULL"""
+    valid = f"""
+CREATE TEMPORARY VIEW valid_clicks AS
+SELECT *, {_referrer_class_sql()} AS referrer_class
+FROM typed_clicks"""
+    enriched = """
+CREATE TEMPORARY VIEW enriched_clicks AS
+SELECT c.event_id, c.event_time, COALESCE(u.country, 'unknown') AS country
+FROM valid_clicks AS c
+LEFT JOIN users_dim FOR SYSTEM_TIME AS OF c.proc_time AS u
+ON c.user_id = u.user_id"""
+    return [checked, typed, valid, enriched]
+
+
+def _per_minute(table: str, source: str, dim_expr: str) -> str:
+    return f"""
+INSERT INTO sink_{table}
+SELECT window_start, {dim_expr}, COUNT(*)
+FROM TABLE(TUMBLE(TABLE {source}, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
+GROUP BY window_start, window_end, {dim_expr}"""
+
+
+def insert_statements() -> list[str]:
+    now = "CAST(CURRENT_TIMESTAMP AS TIMESTAMP(3))"
+    return [
+        f"""
+INSERT INTO sink_clicks
+SELECT event_id, user_id, session_id, seq, `prev`, curr, link_type, referrer_class,
+    CAST(event_time AS TIMESTAMP(3)), kafka_partition, kafka_offset, {now}
+FROM valid_clicks""",
+        f"""
+INSERT INTO sink_rejected_events
+SELECT kafka_partition, kafka_offset, reject_reason, payload, {now}
+FROM checked
+WHERE reject_reason IS NOT NULL""",
+        f"""
+INSERT INTO sink_late_events
+SELECT event_id, CAST(event_time AS TIMESTAMP(3)), CAST(CURRENT_WATERMARK(event_time) AS TIMESTAMP(3)), {now}
+FROM valid_clicks
+WHERE event_time < CURRENT_WATERMARK(event_time)""",
+        _per_minute("clicks_per_minute_article", "valid_clicks", "curr"),
+        _per_minute("clicks_per_minute_referrer", "valid_clicks", "referrer_class"),
+        _per_minute("clicks_per_minute_country", "enriched_clicks", "country"),
+        """
+INSERT INTO sink_session_stats
+SELECT session_id, MAX(user_id), COUNT(DISTINCT seq),
+    CAST(MIN(event_time) AS TIMESTAMP(3)), CAST(MAX(event_time) AS TIMESTAMP(3)),
+    TIMESTAMPDIFF(SECOND, MIN(event_time), MAX(event_time)) * 1.0
+FROM valid_clicks
+GROUP BY session_id""",
+    ]

@@ -1,0 +1,54 @@
+"""The job's configuration, from environment variables, so one job runs on either stack.
+
+Every default below is the embedded stack's; the container stack sets the same variables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from wikistream.settings import REPO_ROOT, stack_settings
+
+_stack = stack_settings()
+
+
+class JobSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    job_name: str = Field(default=_stack.flink_job_name, alias="FLINK_JOB_NAME")
+    kafka_bootstrap_servers: str = Field(default=_stack.kafka_bootstrap, alias="KAFKA_BOOTSTRAP_SERVERS")
+    kafka_topic: str = Field(default=_stack.kafka_topic, alias="KAFKA_TOPIC")
+    kafka_group_id: str = Field(default="wikistream-flink", alias="KAFKA_GROUP_ID")
+    postgres_jdbc_url: str = Field(
+        default=f"jdbc:postgresql://127.0.0.1:{_stack.postgres_port}/{_stack.postgres_db}",
+        alias="POSTGRES_JDBC_URL",
+    )
+    postgres_user: str = Field(default="wikistream_writer", alias="POSTGRES_WRITER_USER")
+    postgres_password: str = Field(alias="POSTGRES_WRITER_PASSWORD")
+    checkpoint_interval: str = Field(default="10 s", alias="CHECKPOINT_INTERVAL")
+    parallelism: int = Field(default=_stack.flink_task_slots, ge=1, alias="JOB_PARALLELISM")
+    watermark_delay_s: int = Field(default=5, ge=0, alias="WATERMARK_DELAY_SECONDS")
+    source_idle_timeout: str = Field(default="10 s", alias="SOURCE_IDLE_TIMEOUT")
+    max_event_chars: int = Field(default=16384, ge=256, alias="MAX_EVENT_CHARS")
+    session_state_ttl: str = Field(default="2 h", alias="SESSION_STATE_TTL")
+    sink_batch_rows: int = Field(default=5000, ge=1, alias="SINK_BATCH_ROWS")
+    sink_flush_interval: str = Field(default="200 ms", alias="SINK_FLUSH_INTERVAL")
+    sink_max_retries: int = Field(default=5, ge=0, alias="SINK_MAX_RETRIES")
+    user_cache_rows: int = Field(default=20000, ge=0, alias="USER_CACHE_ROWS")
+    user_cache_ttl: str = Field(default="10 min", alias="USER_CACHE_TTL")
+    jars_dir: Path = Field(default=REPO_ROOT / "jars" / "target" / "flink", alias="FLINK_JOB_JARS_DIR")
+
+    def jar_uris(self) -> list[str]:
+        jars = sorted(self.jars_dir.glob("*.jar"))
+        if not jars:
+            raise SystemExit(f"no connector jars in {self.jars_dir}: run 'make jars' (or set FLINK_JOB_JARS_DIR)")
+        return [jar.resolve().as_uri() for jar in jars]
+
+    @property
+    def sink_url(self) -> str:
+        # The driver rewrites a batch of single-row INSERTs into multi-row statements.
+        separator = "&" if "?" in self.postgres_jdbc_url else "?"
+        return f"{self.postgres_jdbc_url}{separator}reWriteBatchedInserts=true"

@@ -1,0 +1,84 @@
+-- Tables. Every stream table has a primary key so that a Flink replay overwrites instead of adding.
+-- Stream tables carry no foreign key to users: a click from a user we have not seeded must still
+-- land (it is enriched as country 'unknown'), never block the sink.
+
+CREATE TABLE IF NOT EXISTS users (
+    user_id       text PRIMARY KEY,
+    username      text NOT NULL,
+    first_name    text NOT NULL,
+    last_name     text NOT NULL,
+    gender        text NOT NULL,
+    email         text NOT NULL,
+    country       text NOT NULL,
+    nat           text NOT NULL,
+    age           integer NOT NULL CHECK (age >= 0),
+    registered_at timestamptz NOT NULL,
+    activity      double precision NOT NULL CHECK (activity > 0),
+    source        text NOT NULL CHECK (source IN ('randomuser-api', 'offline-synthetic')),
+    loaded_at     timestamptz NOT NULL DEFAULT now()
+);
+
+-- One row per valid click event, written only by the Flink job (upsert on event_id).
+CREATE TABLE IF NOT EXISTS clicks (
+    event_id         text PRIMARY KEY,
+    user_id          text NOT NULL,
+    session_id       text NOT NULL,
+    seq              integer NOT NULL CHECK (seq >= 1),
+    prev             text NOT NULL,
+    curr             text NOT NULL,
+    link_type        text NOT NULL CHECK (link_type IN ('link', 'external', 'other')),
+    referrer_class   text NOT NULL,
+    event_time       timestamptz NOT NULL,
+    kafka_partition  integer NOT NULL,
+    kafka_offset     bigint NOT NULL,
+    ingested_at      timestamptz NOT NULL
+);
+
+-- Messages the job could not accept, with the reason and where in Kafka they were.
+CREATE TABLE IF NOT EXISTS rejected_events (
+    kafka_partition  integer NOT NULL,
+    kafka_offset     bigint NOT NULL,
+    reason           text NOT NULL,
+    raw_payload      text,
+    received_at      timestamptz NOT NULL,
+    PRIMARY KEY (kafka_partition, kafka_offset)
+);
+
+-- Valid clicks that arrived behind the watermark: in clicks, but too late for the minute aggregates.
+CREATE TABLE IF NOT EXISTS late_events (
+    event_id         text PRIMARY KEY,
+    event_time       timestamptz NOT NULL,
+    watermark        timestamptz,
+    received_at      timestamptz NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS clicks_per_minute_article (
+    window_start  timestamptz NOT NULL,
+    article       text NOT NULL,
+    clicks        bigint NOT NULL,
+    PRIMARY KEY (window_start, article)
+);
+
+CREATE TABLE IF NOT EXISTS clicks_per_minute_referrer (
+    window_start    timestamptz NOT NULL,
+    referrer_class  text NOT NULL,
+    clicks          bigint NOT NULL,
+    PRIMARY KEY (window_start, referrer_class)
+);
+
+CREATE TABLE IF NOT EXISTS clicks_per_minute_country (
+    window_start  timestamptz NOT NULL,
+    country       text NOT NULL,
+    clicks        bigint NOT NULL,
+    PRIMARY KEY (window_start, country)
+);
+
+-- Live per-session statistics, updated as each click of the session arrives.
+CREATE TABLE IF NOT EXISTS session_stats (
+    session_id     text PRIMARY KEY,
+    user_id        text NOT NULL,
+    pages          bigint NOT NULL,
+    first_event    timestamptz NOT NULL,
+    last_event     timestamptz NOT NULL,
+    duration_s     double precision NOT NULL
+);

@@ -1,0 +1,46 @@
+"""Database credentials: generated once per state directory, never typed into code.
+
+An environment variable of the same name wins over the generated value, so a user can supply
+their own. The file is created with mode 0600.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+ADMIN_USER = "wikistream_admin"
+WRITER_USER = "wikistream_writer"
+READER_USER = "wikistream_reader"
+
+_KEYS = ("POSTGRES_ADMIN_PASSWORD", "POSTGRES_WRITER_PASSWORD", "POSTGRES_READER_PASSWORD")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    admin_password: str
+    writer_password: str
+    reader_password: str
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def load_or_create(path: Path) -> Credentials:
+    stored = _read_env_file(path)
+    missing = [key for key in _KEYS if key not in stored]
+    if missing:
+        for key in missing:
+            stored[key] = secrets.token_urlsafe(24)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.writelines(f"{key}={stored[key]}\n" for key in _KEYS)
+    values = [os.environ.get(key) or stored[key] for key in _KEYS]
+    return Credentials(*values)

@@ -1,0 +1,121 @@
+"""Apache Kafka for the embedded stack: one KRaft node (broker + controller) from the resolved jars."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import uuid
+from pathlib import Path
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from stack.layout import KAFKA_JARS_DIR, Layout
+from stack.preflight import PrerequisiteError, wait_for_port
+from stack.process import ManagedProcess
+
+LOG4J2_CONFIG = """\
+status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.kafka.name = kafka
+logger.kafka.level = warn
+logger.state.name = state.change.logger
+logger.state.level = warn
+"""
+
+
+class EmbeddedKafka:
+    def __init__(self, layout: Layout, port: int, controller_port: int, heap: str = "512m") -> None:
+        self.layout = layout
+        self.port = port
+        self.controller_port = controller_port
+        self.heap = heap
+        self.home = layout.kafka_dir
+        self.process = ManagedProcess("kafka", layout.run_dir, layout.log_dir)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def _properties_file(self) -> Path:
+        return self.home / "server.properties"
+
+    def _write_config(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        properties = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": str(self.home / "data"),
+            "auto.create.topics.enable": "false",
+            # A single node: internal topics cannot have more replicas than brokers.
+            "offsets.topic.replication.factor": "1",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "log.retention.hours": "168",
+        }
+        self._properties_file.write_text("".join(f"{key}={value}\n" for key, value in properties.items()))
+        (self.home / "log4j2.properties").write_text(LOG4J2_CONFIG)
+
+    def _java(self, main_class: str, *args: str) -> list[str]:
+        if not any(KAFKA_JARS_DIR.glob("kafka_*.jar")):
+            raise PrerequisiteError(f"the Kafka jars are missing in {KAFKA_JARS_DIR}: run 'make jars'.")
+        return [
+            "java",
+            f"-Xms{self.heap}",
+            f"-Xmx{self.heap}",
+            "-XX:+UseG1GC",
+            f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+            "-cp",
+            f"{KAFKA_JARS_DIR}/*",
+            main_class,
+            *args,
+        ]
+
+    def _format_storage(self) -> None:
+        if (self.home / "data" / "meta.properties").exists():
+            return
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        result = subprocess.run(  # noqa: S603
+            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self._properties_file)),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise PrerequisiteError(f"formatting Kafka storage failed: {(result.stderr or result.stdout).strip()[-500:]}")
+
+    def start(self, timeout: float = 90.0) -> None:
+        if not self.process.is_running():
+            self._write_config()
+            self._format_storage()
+            self.process.start(self._java("kafka.Kafka", str(self._properties_file)))
+        wait_for_port(self.port, "Kafka", timeout, alive=self.process.is_running)
+
+    def stop(self) -> bool:
+        return self.process.stop(timeout=60)
+
+    def ensure_topic(self, topic: str, partitions: int) -> bool:
+        """Create the topic if it does not exist; returns True when it was created."""
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="wikistream-stack", request_timeout_ms=30000)
+        try:
+            admin.create_topics([NewTopic(name=topic, num_partitions=partitions, replication_factor=1)])
+            return True
+        except TopicAlreadyExistsError:
+            return False
+        finally:
+            admin.close()

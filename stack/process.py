@@ -1,0 +1,142 @@
+"""Start and stop long-running services by process id, never by name.
+
+Each service gets a pid file holding its pid and the kernel's start time for that pid, so a
+stale pid file whose number was reused by an unrelated process is recognised and left alone.
+Services run in their own session, so stopping one stops the whole process group it created.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _start_ticks(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 22 (starttime) follows the parenthesised command name, which may contain spaces.
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+@dataclass(frozen=True)
+class RunAs:
+    """An unprivileged account to run a service as (PostgreSQL refuses to run as root)."""
+
+    uid: int
+    gid: int
+
+    def popen_kwargs(self) -> dict[str, object]:
+        return {"user": self.uid, "group": self.gid, "extra_groups": []}
+
+
+def unprivileged_identity(account: str = "nobody") -> RunAs | None:
+    """The account to drop to when running as root; None when already unprivileged."""
+    if os.geteuid() != 0:
+        return None
+    entry = pwd.getpwnam(account)
+    return RunAs(uid=entry.pw_uid, gid=entry.pw_gid)
+
+
+@dataclass(frozen=True)
+class ManagedProcess:
+    """A service started by the stack, known by its pid file and its log file."""
+
+    name: str
+    run_dir: Path
+    log_dir: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.log_dir / f"{self.name}.log"
+
+    def pid(self) -> int | None:
+        """The pid of the running service, or None when it is not running."""
+        try:
+            pid_text, ticks = self.pid_file.read_text().split()
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            return None
+        return pid if _start_ticks(pid) == ticks else None
+
+    def is_running(self) -> bool:
+        return self.pid() is not None
+
+    def start(
+        self,
+        command: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        run_as: RunAs | None = None,
+    ) -> int:
+        """Start the command detached, logging to the service's log file; returns its pid."""
+        running = self.pid()
+        if running is not None:
+            return running
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            proc = subprocess.Popen(  # noqa: S603 - commands are built by the stack, not from input
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=cwd,
+                start_new_session=True,
+                **(run_as.popen_kwargs() if run_as else {}),
+            )
+        ticks = _start_ticks(proc.pid)
+        self.pid_file.write_text(f"{proc.pid} {ticks}\n")
+        return proc.pid
+
+    def exited_early(self) -> bool:
+        """True when a pid file exists but its process is gone (it crashed)."""
+        return self.pid_file.exists() and self.pid() is None
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop the service's process group: SIGTERM, then SIGKILL after the timeout.
+
+        Returns True when something was running.
+        """
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.pid() is not None:
+            _reap(pid)
+            time.sleep(0.2)
+        if self.pid() is not None:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            while self.pid() is not None:
+                _reap(pid)
+                time.sleep(0.1)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status when the service is our own child, so it does not linger as a zombie."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass

@@ -1,0 +1,1 @@
+"""Shared settings for every wikistream component (producer, Flink job, embedded stack)."""

@@ -1,0 +1,65 @@
+"""One source of truth: config/stack.env, overridable by environment variables of the same name.
+
+The Makefile includes the same file and Terraform parses it, so a version, port or name is
+typed once, in config/stack.env.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STACK_ENV = REPO_ROOT / "config" / "stack.env"
+
+
+class StackSettings(BaseSettings):
+    """Versions, names and ports of the stack (config/stack.env)."""
+
+    model_config = SettingsConfigDict(env_file=STACK_ENV, extra="ignore", frozen=True)
+
+    flink_version: str
+    flink_kafka_connector_version: str
+    flink_jdbc_connector_version: str
+    postgres_jdbc_version: str
+    kafka_version: str
+    log4j_version: str
+    maven_version: str
+
+    kafka_topic: str = Field(pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    kafka_topic_partitions: int = Field(ge=1, le=64)
+    postgres_db: str = Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    flink_job_name: str
+
+    kafka_port: int = Field(ge=1, le=65535)
+    kafka_controller_port: int = Field(ge=1, le=65535)
+    flink_rest_port: int = Field(ge=1, le=65535)
+    flink_rpc_port: int = Field(ge=1, le=65535)
+    postgres_port: int = Field(ge=1, le=65535)
+    metabase_port: int = Field(ge=1, le=65535)
+
+    state_dir: Path
+    flink_task_slots: int = Field(ge=1, le=64)
+    users_count: int = Field(ge=1, le=1_000_000)
+    producer_rate: float = Field(gt=0)
+
+    @property
+    def state_path(self) -> Path:
+        """The state directory, absolute (a relative STATE_DIR is relative to the repository)."""
+        return self.state_dir if self.state_dir.is_absolute() else REPO_ROOT / self.state_dir
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def flink_rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.flink_rest_port}"
+
+
+@lru_cache(maxsize=1)
+def stack_settings() -> StackSettings:
+    return StackSettings()  # type: ignore[call-arg]  # values come from the env file
