@@ -85,7 +85,7 @@ class EmbeddedStack:
             {
                 "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap,
                 "KAFKA_TOPIC": self.settings.kafka_topic,
-                "STATE_DIR": str(self.layout.root),
+                "WIKISTREAM_STATE_DIR": str(self.layout.root),
                 "PYTHONPATH": str(REPO_ROOT),
             }
         )

@@ -16,13 +16,30 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-def _start_ticks(pid: int) -> str | None:
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat from field 3 (state) on; the command name before it may contain spaces."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    # Field 22 (starttime) follows the parenthesised command name, which may contain spaces.
-    return stat.rsplit(")", 1)[1].split()[19]
+    return stat.rsplit(")", 1)[1].split()
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of a process group."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields is not None and fields[0] != "Z" and int(fields[2]) == pgid:
+                members.append(int(entry.name))
+    return members
+
+
+def _start_ticks(pid: int) -> str | None:
+    fields = _stat_fields(pid)
+    # Field 22 of stat is the start time, in clock ticks after boot.
+    return fields[19] if fields is not None else None
 
 
 @dataclass(frozen=True)
@@ -119,19 +136,23 @@ class ManagedProcess:
         except ProcessLookupError:
             pass
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.pid() is not None:
+        while time.monotonic() < deadline and self._group_alive(pid):
             _reap(pid)
             time.sleep(0.2)
-        if self.pid() is not None:
+        if self._group_alive(pid):
             try:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            while self.pid() is not None:
+            while self._group_alive(pid):
                 _reap(pid)
                 time.sleep(0.1)
         self.pid_file.unlink(missing_ok=True)
         return True
+
+    def _group_alive(self, pid: int) -> bool:
+        # The leader may exit before the children it started (a JVM under a shell script).
+        return self.pid() is not None or bool(group_members(pid))
 
 
 def _reap(pid: int) -> None:

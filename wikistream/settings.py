@@ -41,15 +41,16 @@ class StackSettings(BaseSettings):
     postgres_port: int = Field(ge=1, le=65535)
     metabase_port: int = Field(ge=1, le=65535)
 
-    state_dir: Path
+    wikistream_state_dir: Path
     flink_task_slots: int = Field(ge=1, le=64)
     users_count: int = Field(ge=1, le=1_000_000)
     producer_rate: float = Field(gt=0)
 
     @property
     def state_path(self) -> Path:
-        """The state directory, absolute (a relative STATE_DIR is relative to the repository)."""
-        return self.state_dir if self.state_dir.is_absolute() else REPO_ROOT / self.state_dir
+        """The state directory, absolute (a relative WIKISTREAM_STATE_DIR is relative to the repository)."""
+        path = self.wikistream_state_dir
+        return path if path.is_absolute() else REPO_ROOT / path
 
     @property
     def kafka_bootstrap(self) -> str:

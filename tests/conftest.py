@@ -1,0 +1,131 @@
+"""Shared fixtures: a real PostgreSQL for storage tests, and a whole isolated stack for end-to-end tests.
+
+Both live in their own temporary state directory on free ports, so they never collide with a
+stack started by `make run`, and both are stopped (by pid) even when a test fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+import pytest
+from psycopg2 import sql
+
+from stack.credentials import ADMIN_USER, load_or_create
+from stack.layout import Layout
+from stack.postgres import EmbeddedPostgres, apply_schema_files
+from stack.preflight import free_port
+from wikistream.settings import REPO_ROOT
+
+
+def _world_readable_tempdir(prefix: str) -> Path:
+    # When tests run as root, PostgreSQL runs as 'nobody', which must be able to enter the directory.
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("WIKISTREAM_TEST_TMP", "/tmp")))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[EmbeddedPostgres]:
+    root = _world_readable_tempdir("wikistream-pg-")
+    layout = Layout(root)
+    server = EmbeddedPostgres(layout, free_port(), "postgres", load_or_create(layout.secrets_file))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture()
+def postgres_dsn(postgres_server: EmbeddedPostgres) -> Iterator[str]:
+    """A libpq DSN of a fresh database with sql/ applied, dropped after the test."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = postgres_server.admin_connect("postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    dsn = (
+        f"host=127.0.0.1 port={postgres_server.port} dbname={name} "
+        f"user={ADMIN_USER} password={postgres_server.credentials.admin_password}"
+    )
+    apply_schema_files(psycopg2.connect(dsn), postgres_server.credentials)
+    try:
+        yield dsn
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.close()
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    env: dict[str, str]
+    wikistream_state_dir: Path
+
+    def cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "stack", *args],
+            env=self.env,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def admin_dsn(self) -> str:
+        credentials = load_or_create(Layout(self.state_dir).secrets_file)
+        return (
+            f"host=127.0.0.1 port={self.env['POSTGRES_PORT']} dbname={self.env['POSTGRES_DB']} "
+            f"user={ADMIN_USER} password={credentials.admin_password}"
+        )
+
+    def pids(self) -> list[int]:
+        run_dir = Layout(self.state_dir).run_dir
+        return [int(path.read_text().split()[0]) for path in run_dir.glob("*.pid")] if run_dir.exists() else []
+
+
+def isolated_stack_env(state_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "WIKISTREAM_STATE_DIR": str(state_dir),
+            "KAFKA_PORT": str(free_port()),
+            "KAFKA_CONTROLLER_PORT": str(free_port()),
+            "FLINK_REST_PORT": str(free_port()),
+            "FLINK_RPC_PORT": str(free_port()),
+            "POSTGRES_PORT": str(free_port()),
+            "POSTGRES_DB": "wikistream",
+            "KAFKA_TOPIC": "clicks",
+            # Low, so the test's own events are not drowned in background traffic.
+            "PRODUCER_RATE": "20",
+        }
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def running_stack() -> Iterator[RunningStack]:
+    """`python -m stack run` on its own state directory and free ports; stopped afterwards."""
+    state_dir = _world_readable_tempdir("wikistream-stack-")
+    stack = RunningStack(isolated_stack_env(state_dir), state_dir)
+    try:
+        result = stack.cli("run")
+        if result.returncode != 0:
+            logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in (state_dir / "logs").glob("*.log"))
+            pytest.fail(f"stack run failed:\n{result.stdout}\n{result.stderr}\n{logs}")
+        yield stack
+    finally:
+        stack.cli("stop")
+        shutil.rmtree(state_dir, ignore_errors=True)

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from stack.process import ManagedProcess, group_members
+
+
+def _service(tmp_path: Path) -> ManagedProcess:
+    return ManagedProcess("sleeper", tmp_path / "run", tmp_path / "logs")
+
+
+def test_start_writes_pid_file_and_stop_ends_the_process_group(tmp_path: Path) -> None:
+    service = _service(tmp_path)
+    # A parent with a child: stopping must end both, since services run in their own session.
+    pid = service.start([sys.executable, "-c", "import subprocess; subprocess.run(['sleep', '300'])"])
+    assert service.pid() == pid
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    for _ in range(50):
+        if children:
+            break
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    assert children, "the child process did not start"
+    assert service.stop(timeout=10) is True
+    assert not Path(f"/proc/{pid}").exists()
+    assert group_members(pid) == []
+    assert not service.pid_file.exists()
+
+
+def test_start_is_idempotent_while_running(tmp_path: Path) -> None:
+    service = _service(tmp_path)
+    first = service.start(["sleep", "300"])
+    try:
+        assert service.start(["sleep", "300"]) == first
+    finally:
+        service.stop(timeout=10)
+
+
+def test_stale_pid_file_of_a_reused_pid_is_not_trusted(tmp_path: Path) -> None:
+    service = _service(tmp_path)
+    service.run_dir.mkdir(parents=True)
+    # Our own pid with a wrong start time: the file names a process that is not the service.
+    service.pid_file.write_text(f"{os.getpid()} 1\n")
+    assert service.pid() is None
+    assert service.stop(timeout=1) is False
+    assert Path(f"/proc/{os.getpid()}").exists()
+
+
+def test_crash_is_detected(tmp_path: Path) -> None:
+    service = _service(tmp_path)
+    pid = service.start([sys.executable, "-c", "raise SystemExit(3)"])
+    for _ in range(100):
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            break
+    assert service.exited_early()
+    assert service.pid() is None
