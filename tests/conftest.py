@@ -13,17 +13,20 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
 import pytest
+from kafka import KafkaProducer
 from psycopg2 import sql
 
 from stack.credentials import ADMIN_USER, load_or_create
 from stack.layout import Layout
 from stack.postgres import EmbeddedPostgres, apply_schema_files
 from stack.preflight import free_port
+from wikistream.events import ClickEvent
 from wikistream.settings import REPO_ROOT
 
 
@@ -90,6 +93,32 @@ class RunningStack:
             f"host=127.0.0.1 port={self.env['POSTGRES_PORT']} dbname={self.env['POSTGRES_DB']} "
             f"user={ADMIN_USER} password={credentials.admin_password}"
         )
+
+    def query(self, statement: str, params: tuple = ()) -> list[tuple]:
+        with closing(psycopg2.connect(self.admin_dsn())) as conn, conn.cursor() as cur:
+            cur.execute(statement, params)
+            return cur.fetchall() if cur.description else []
+
+    def count(self, statement: str, params: tuple = ()) -> int:
+        return int(self.query(statement, params)[0][0])
+
+    def send(
+        self, messages: list[tuple[bytes | None, bytes, int | None]], partition: int | None = None
+    ) -> list[tuple[int, int]]:
+        """Send (key, value, timestamp ms) messages to the clicks topic; returns each one's (partition, offset)."""
+        producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{self.env['KAFKA_PORT']}", acks="all")
+        try:
+            futures = [
+                producer.send(self.env["KAFKA_TOPIC"], key=key, value=value, timestamp_ms=ts, partition=partition)
+                for key, value, ts in messages
+            ]
+            producer.flush(timeout=30)
+            return [(meta.partition, meta.offset) for meta in (future.get(timeout=30) for future in futures)]
+        finally:
+            producer.close()
+
+    def send_events(self, events: list[ClickEvent], partition: int | None = None) -> list[tuple[int, int]]:
+        return self.send([(event.user_id.encode(), event.to_json(), event.event_time_ms) for event in events], partition)
 
     def pids(self) -> list[int]:
         run_dir = Layout(self.state_dir).run_dir

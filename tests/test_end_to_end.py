@@ -13,7 +13,6 @@ from contextlib import closing
 
 import psycopg2
 import pytest
-from kafka import KafkaProducer
 
 from tests.conftest import RunningStack
 from wikistream.events import ClickEvent
@@ -41,17 +40,6 @@ def known_events(count: int, tag: str) -> list[ClickEvent]:
             )
         )
     return events
-
-
-def send(stack: RunningStack, events: list[ClickEvent]) -> None:
-    producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{stack.env['KAFKA_PORT']}", acks="all")
-    try:
-        for event in events:
-            producer.send(stack.env["KAFKA_TOPIC"], key=event.user_id.encode(), value=event.to_json(),
-                          timestamp_ms=event.event_time_ms)
-        producer.flush(timeout=30)
-    finally:
-        producer.close()
 
 
 def rows_for(stack: RunningStack, events: list[ClickEvent]) -> dict[str, tuple]:
@@ -82,49 +70,38 @@ def assert_landed_intact(rows: dict[str, tuple], events: list[ClickEvent]) -> No
         )
 
 
-def query(stack: RunningStack, statement: str, params: tuple = ()) -> list[tuple]:
-    with closing(psycopg2.connect(stack.admin_dsn())) as conn, conn.cursor() as cur:
-        cur.execute(statement, params)
-        return cur.fetchall()
-
-
 def offsets(stack: RunningStack, events: list[ClickEvent]) -> dict[str, tuple[int, int]]:
-    rows = query(
-        stack,
+    rows = stack.query(
         "SELECT event_id, kafka_partition, kafka_offset FROM clicks WHERE event_id = ANY(%s)",
         ([event.event_id for event in events],),
     )
     return {event_id: (partition, offset) for event_id, partition, offset in rows}
 
 
-def count(stack: RunningStack, statement: str, params: tuple = ()) -> int:
-    return int(query(stack, statement, params)[0][0])
-
-
 def test_known_events_land_exactly_once_with_fields_intact(running_stack: RunningStack) -> None:
     events = known_events(300, "e2e")
-    send(running_stack, events)
+    running_stack.send_events(events)
     assert_landed_intact(rows_for(running_stack, events), events)
     # The same events again (a producer retry, a replay) overwrite their rows instead of adding:
     # wait until every row carries its new Kafka offset, then count.
     first_offsets = offsets(running_stack, events)
-    send(running_stack, events)
+    running_stack.send_events(events)
     deadline = time.monotonic() + DEADLINE_S
     while any(offset == first_offsets[event_id] for event_id, offset in offsets(running_stack, events).items()):
         assert time.monotonic() < deadline, "the re-sent events were not processed in time"
         time.sleep(1)
-    assert count(running_stack, "SELECT count(*) FROM clicks WHERE event_id LIKE 'e2e-%'") == len(events)
+    assert running_stack.count("SELECT count(*) FROM clicks WHERE event_id LIKE 'e2e-%'") == len(events)
 
 
 def test_users_table_holds_5000_users(running_stack: RunningStack) -> None:
-    assert count(running_stack, "SELECT count(*) FROM users") == 5000
+    assert running_stack.count("SELECT count(*) FROM users") == 5000
 
 
 def test_background_producer_rows_keep_arriving(running_stack: RunningStack) -> None:
     query = "SELECT count(*) FROM clicks WHERE event_id NOT LIKE 'e2e-%'"
-    before = count(running_stack, query)
+    before = running_stack.count(query)
     deadline = time.monotonic() + 60
-    while count(running_stack, query) <= before:
+    while running_stack.count(query) <= before:
         assert time.monotonic() < deadline, "no new background clicks within 60 s"
         time.sleep(1)
 
@@ -152,12 +129,12 @@ def test_running_again_changes_nothing(running_stack: RunningStack) -> None:
     assert sorted(running_stack.pids()) == pids_before
     job_after = [line for line in running_stack.cli("status").stdout.splitlines() if line.startswith("flink-job")]
     assert job_after == job_before
-    assert count(running_stack, "SELECT count(*) FROM users") == 5000
+    assert running_stack.count("SELECT count(*) FROM users") == 5000
 
 
 def test_stop_then_run_resumes_without_duplicates_or_gaps(running_stack: RunningStack) -> None:
     before_stop = known_events(200, "before-stop")
-    send(running_stack, before_stop)
+    running_stack.send_events(before_stop)
     pids = running_stack.pids()
     stopped = running_stack.cli("stop")
     assert stopped.returncode == 0, stopped.stderr
@@ -168,10 +145,7 @@ def test_stop_then_run_resumes_without_duplicates_or_gaps(running_stack: Running
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr
     assert "resuming from" in restarted.stdout
     after_restart = known_events(200, "after-restart")
-    send(running_stack, after_restart)
+    running_stack.send_events(after_restart)
     assert_landed_intact(rows_for(running_stack, before_stop + after_restart), before_stop + after_restart)
     # Resuming replays nothing twice: every row's Kafka position is unique.
-    assert count(
-        running_stack,
-        "SELECT count(*) - count(DISTINCT (kafka_partition, kafka_offset)) FROM clicks",
-    ) == 0
+    assert running_stack.count("SELECT count(*) - count(DISTINCT (kafka_partition, kafka_offset)) FROM clicks") == 0

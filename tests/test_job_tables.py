@@ -1,0 +1,181 @@
+"""Every table the job writes, checked against what the test computes itself from the events it sent.
+
+The background producer is paused (by its pid file) so that the test owns the event-time windows
+it uses: minutes slightly in the future, which no background click falls into.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter
+from datetime import datetime, timezone
+
+import psycopg2
+import pytest
+
+from stack.layout import Layout
+from stack.process import ManagedProcess
+from tests.conftest import RunningStack
+from wikistream.events import ClickEvent, referrer_class
+
+pytestmark = pytest.mark.slow
+
+DEADLINE_S = 120.0
+MINUTE_MS = 60_000
+
+
+def utc(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+def wait_for(stack: RunningStack, statement: str, params: tuple, expected: set[tuple], what: str) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    got: set[tuple] = set()
+    while time.monotonic() < deadline:
+        got = set(stack.query(statement, params))
+        if got == expected:
+            return
+        time.sleep(1)
+    missing, extra = expected - got, got - expected
+    raise AssertionError(f"{what}: missing {sorted(missing)[:5]}, unexpected {sorted(extra)[:5]}")
+
+
+@pytest.fixture()
+def paused_producer(running_stack: RunningStack):
+    layout = Layout(running_stack.state_dir)
+    ManagedProcess("producer", layout.run_dir, layout.log_dir).stop(timeout=30)
+    yield
+    restarted = running_stack.cli("run")
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+
+
+def test_known_events_produce_exactly_the_expected_rows_in_every_table(
+    running_stack: RunningStack, paused_producer: None
+) -> None:
+    tag = f"agg{uuid.uuid4().hex[:8]}"
+    # Three test users with countries of their own, so the per-country counts are the test's alone.
+    users = {f"{tag}-user-{i}": f"Testland-{tag}-{i}" for i in range(3)}
+    with psycopg2.connect(running_stack.admin_dsn()) as conn, conn.cursor() as cur:
+        for user_id, country in users.items():
+            cur.execute(
+                "INSERT INTO users (user_id, username, first_name, last_name, gender, email, country, nat, age,"
+                " registered_at, activity, source) VALUES (%s, %s, 'T', 'User', 'female', 't@example.org', %s,"
+                " 'XX', 30, now(), 1.0, 'offline-synthetic')",
+                (user_id, user_id, country),
+            )
+    conn.close()
+
+    t0 = (int(time.time() * 1000) // MINUTE_MS + 2) * MINUTE_MS
+    entries = ["other-search", "other-external", "other-empty"]
+    events: list[ClickEvent] = []
+    for s, user_id in enumerate(users):
+        prev = entries[s]
+        for seq in range(1, 8):
+            curr = f"E2E_{tag}_{(s + seq) % 5}"
+            events.append(
+                ClickEvent(
+                    event_id=f"{tag}-{s}-{seq}",
+                    user_id=user_id,
+                    session_id=f"{tag}-session-{s}",
+                    seq=seq,
+                    prev=prev,
+                    curr=curr,
+                    type="link" if seq > 1 else "external",
+                    # Spread over three minutes: 25 s apart, sessions offset by 7 s.
+                    event_time_ms=t0 + (seq - 1) * 25_000 + s * 7_000,
+                )
+            )
+            prev = curr
+    malformed = [b"not json", b'{"event_id": 1}', json.dumps({"event_id": f"{tag}-bad"}).encode(), b"[]"]
+
+    running_stack.send_events(events)
+    rejected_at = running_stack.send([(None, payload, t0) for payload in malformed])
+    # Close every test window: a click past the last one on each partition moves the watermark.
+    advance = t0 + 4 * MINUTE_MS
+    for partition in (0, 1):
+        marker = ClickEvent(f"{tag}-advance-{partition}", f"{tag}-adv", f"{tag}-adv", 1, "other-empty",
+                            f"E2E_{tag}_advance", "other", advance)
+        running_stack.send_events([marker], partition=partition)
+
+    windows = {ms: utc(ms) for ms in (t0, t0 + MINUTE_MS, t0 + 2 * MINUTE_MS)}
+
+    def window(event: ClickEvent) -> datetime:
+        return utc(event.event_time_ms // MINUTE_MS * MINUTE_MS)
+
+    per_article = Counter((window(e), e.curr) for e in events)
+    wait_for(
+        running_stack,
+        "SELECT window_start, article, clicks FROM clicks_per_minute_article WHERE article LIKE %s AND article NOT LIKE '%%advance'",
+        (f"E2E_{tag}_%",),
+        {(w, a, n) for (w, a), n in per_article.items()},
+        "clicks_per_minute_article",
+    )
+    per_country = Counter((window(e), users[e.user_id]) for e in events)
+    wait_for(
+        running_stack,
+        "SELECT window_start, country, clicks FROM clicks_per_minute_country WHERE country LIKE %s",
+        (f"Testland-{tag}-%",),
+        {(w, c, n) for (w, c), n in per_country.items()},
+        "clicks_per_minute_country",
+    )
+    per_referrer = Counter((window(e), referrer_class(e.prev, e.type)) for e in events)
+    wait_for(
+        running_stack,
+        "SELECT window_start, referrer_class, clicks FROM clicks_per_minute_referrer WHERE window_start = ANY(%s)",
+        (list(windows.values()),),
+        {(w, r, n) for (w, r), n in per_referrer.items()},
+        "clicks_per_minute_referrer",
+    )
+    sessions = {}
+    for e in events:
+        first, last, pages = sessions.get(e.session_id, (e.event_time_ms, e.event_time_ms, 0))
+        sessions[e.session_id] = (min(first, e.event_time_ms), max(last, e.event_time_ms), pages + 1)
+    wait_for(
+        running_stack,
+        "SELECT session_id, user_id, pages, first_event, last_event, duration_s FROM session_stats WHERE session_id LIKE %s",
+        (f"{tag}-session-%",),
+        {
+            (sid, f"{tag}-user-{sid.rsplit('-', 1)[1]}", pages, utc(first), utc(last), float((last - first) // 1000))
+            for sid, (first, last, pages) in sessions.items()
+        },
+        "session_stats",
+    )
+    wait_for(
+        running_stack,
+        "SELECT event_id, curr FROM clicks WHERE event_id LIKE %s AND event_id NOT LIKE '%%advance%%'",
+        (f"{tag}-%",),
+        {(e.event_id, e.curr) for e in events},
+        "clicks",
+    )
+    wait_for(
+        running_stack,
+        "SELECT kafka_partition, kafka_offset, reason, raw_payload FROM rejected_events"
+        " WHERE (kafka_partition, kafka_offset) IN %s",
+        (tuple(rejected_at),),
+        {
+            (partition, offset, reason, payload.decode())
+            for (partition, offset), reason, payload in zip(
+                rejected_at,
+                ["not a JSON object", "mistyped field: event_id (expected string)", "missing field: user_id",
+                 "not a JSON object"],
+                malformed,
+                strict=True,
+            )
+        },
+        "rejected_events",
+    )
+
+    # The windows are closed now: a click for the first one is late. It is kept in clicks and
+    # counted in late_events, and the closed window's count does not change.
+    late = ClickEvent(f"{tag}-late", f"{tag}-user-0", f"{tag}-late-session", 1, "other-search",
+                      f"E2E_{tag}_0", "external", t0 + 1_000)
+    running_stack.send_events([late])
+    wait_for(running_stack, "SELECT event_id FROM late_events WHERE event_id = %s", (late.event_id,),
+             {(late.event_id,)}, "late_events")
+    assert running_stack.count("SELECT count(*) FROM clicks WHERE event_id = %s", (late.event_id,)) == 1
+    assert running_stack.count(
+        "SELECT clicks FROM clicks_per_minute_article WHERE window_start = %s AND article = %s",
+        (utc(t0), f"E2E_{tag}_0"),
+    ) == per_article[(utc(t0), f"E2E_{tag}_0")]
