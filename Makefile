@@ -49,6 +49,10 @@ test: $(STAMP) ## All tests, including the slow end-to-end ones on real services
 test-fast: $(STAMP) ## Only the fast tests (no services started)
 	@$(PY) -m pytest -m "not slow"
 
+# The container stack (Terraform) and the dashboards keep their targets beside their code.
+-include terraform/terraform.mk
+-include dashboards/dashboards.mk
+
 lock: ## Re-resolve requirements.lock from pyproject.toml (needs network)
 	@$(PYTHON) -m pip install --quiet uv
 	@$(PYTHON) -m uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \

@@ -202,7 +202,12 @@ class FlinkCluster:
         for line in result.stdout.splitlines():
             if "JobID" in line:
                 return line.split("JobID")[-1].strip()
-        raise PrerequisiteError(f"submitting the Flink job failed: see {log}\n{_tail(result.stdout + result.stderr)}")
+        hint = (
+            f"\nIt was resuming from {restore_from}; if the job's SQL changed since, 'make reset' starts afresh."
+            if restore_from
+            else ""
+        )
+        raise PrerequisiteError(f"submitting the Flink job failed: see {log}\n{_tail(result.stdout + result.stderr)}{hint}")
 
     def stop_with_savepoint(self, job_id: str, timeout: float = 120.0) -> Path | None:
         """Stop the job, taking a savepoint; returns its location (None if it could not be taken)."""

@@ -74,7 +74,7 @@ def postgres_dsn(postgres_server: EmbeddedPostgres) -> Iterator[str]:
 @dataclass(frozen=True)
 class RunningStack:
     env: dict[str, str]
-    wikistream_state_dir: Path
+    state_dir: Path
 
     def cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -96,7 +96,7 @@ class RunningStack:
 
     def query(self, statement: str, params: tuple = ()) -> list[tuple]:
         with closing(psycopg2.connect(self.admin_dsn())) as conn, conn.cursor() as cur:
-            cur.execute(statement, params)
+            cur.execute(statement, params or None)
             return cur.fetchall() if cur.description else []
 
     def count(self, statement: str, params: tuple = ()) -> int:

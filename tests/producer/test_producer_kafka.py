@@ -1,0 +1,61 @@
+"""The Kafka sink against a real broker (kafka_bootstrap) with users from a real PostgreSQL (postgres_dsn)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import psycopg2
+import pytest
+from kafka import KafkaConsumer
+from kafka.admin import KafkaAdminClient, NewTopic
+from test_producer_storage import _env
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def topic(kafka_bootstrap: str) -> str:
+    name = f"producer-test-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        admin.create_topics([NewTopic(name=name, num_partitions=2, replication_factor=1)])
+        yield name
+        admin.delete_topics([name])
+    finally:
+        admin.close()
+
+
+def _consume(bootstrap: str, topic: str, expected: int) -> list:
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=15000
+    )
+    records = []
+    try:
+        for record in consumer:
+            records.append(record)
+            if len(records) == expected:
+                break
+    finally:
+        consumer.close()
+    return records
+
+
+def test_run_sends_exactly_total_events_keyed_and_timestamped(
+    kafka_bootstrap: str, topic: str, postgres_dsn: str, run_producer
+) -> None:
+    env = _env(postgres_dsn) | {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "KAFKA_TOPIC": topic}
+    assert run_producer("seed-users", "--count", "50", "--source", "offline", env=env).returncode == 0
+    result = run_producer("run", "--total", "1500", "--rate", "1000", "--seed", "8", env=env)
+    assert result.returncode == 0, result.stderr
+    records = _consume(kafka_bootstrap, topic, 1500)
+    assert len(records) == 1500
+    events = [json.loads(record.value) for record in records]
+    assert len({event["event_id"] for event in events}) == 1500
+    with psycopg2.connect(postgres_dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT user_id FROM users")
+        assert {event["user_id"] for event in events} <= {user_id for (user_id,) in cur.fetchall()}
+    for record, event in zip(records, events, strict=True):
+        assert record.key == event["user_id"].encode()
+        assert record.timestamp == event["event_time_ms"]
+    assert "errors 0, in flight 0" in result.stderr.decode()
