@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install jars run stop reset status count-rows test test-fast lock
+.PHONY: help install jars run stop reset status count-rows test test-fast bench lock
 
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,6 +48,10 @@ test: $(STAMP) ## All tests, including the slow end-to-end ones on real services
 
 test-fast: $(STAMP) ## Only the fast tests (no services started)
 	@$(PY) -m pytest -m "not slow"
+
+bench: $(STAMP) ## Throughput, latency, memory, cold start vs the baseline (about 20 min)
+	@$(PY) -m stack jars
+	@$(PY) -m bench
 
 # The container stack (Terraform) and the dashboards keep their targets beside their code.
 -include terraform/terraform.mk

@@ -36,6 +36,7 @@ class JobSettings(BaseSettings):
     session_state_ttl: str = Field(default="2 h", alias="SESSION_STATE_TTL")
     sink_batch_rows: int = Field(default=5000, ge=1, alias="SINK_BATCH_ROWS")
     sink_flush_interval: str = Field(default="200 ms", alias="SINK_FLUSH_INTERVAL")
+    sink_rewrite_batched_inserts: bool = Field(default=True, alias="SINK_REWRITE_BATCHED_INSERTS")
     sink_max_retries: int = Field(default=5, ge=0, alias="SINK_MAX_RETRIES")
     user_cache_rows: int = Field(default=20000, ge=0, alias="USER_CACHE_ROWS")
     user_cache_ttl: str = Field(default="10 min", alias="USER_CACHE_TTL")
@@ -49,6 +50,8 @@ class JobSettings(BaseSettings):
 
     @property
     def sink_url(self) -> str:
+        if not self.sink_rewrite_batched_inserts:
+            return self.postgres_jdbc_url
         # The driver rewrites a batch of single-row INSERTs into multi-row statements.
         separator = "&" if "?" in self.postgres_jdbc_url else "?"
         return f"{self.postgres_jdbc_url}{separator}reWriteBatchedInserts=true"

@@ -79,6 +79,10 @@ class EmbeddedStack:
             "POSTGRES_PASSWORD": password,
         }
 
+    def producer_env(self) -> dict[str, str]:
+        """The environment of a producer process: this stack's Kafka and its PostgreSQL as owner."""
+        return self._component_env() | self._postgres_env(ADMIN_USER, self.credentials.admin_password)
+
     def _component_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
@@ -116,8 +120,8 @@ class EmbeddedStack:
         # Ports held by our own running services are expected; any other holder is an error.
         check_ports_free({name: port for name, (port, owner) in ports.items() if not owner.is_running()})
 
-    def run(self, wait_rows_timeout: float = 180.0, echo: Callable[[str], None] = print) -> None:
-        progress = Progress(9, echo)
+    def start_services(self, progress: Progress) -> None:
+        """PostgreSQL, Kafka and Flink up, schema applied, topic created, users seeded."""
         with progress.step("Checking prerequisites (Python, Java, free ports)"):
             self._preflight()
         with progress.step("Resolving jars from Maven Central (first run only)"):
@@ -126,15 +130,19 @@ class EmbeddedStack:
             postgres = self.postgres
             postgres.start()
             applied = postgres.apply_schema()
-            echo(f"      schema files: {', '.join(applied)}")
+            progress.echo(f"      schema files: {', '.join(applied)}")
         with progress.step("Starting Kafka (KRaft) and creating the topic"):
             self.kafka.start()
             created = self.kafka.ensure_topic(self.settings.kafka_topic, self.settings.kafka_topic_partitions)
-            echo(f"      topic '{self.settings.kafka_topic}' {'created' if created else 'already exists'}")
+            progress.echo(f"      topic '{self.settings.kafka_topic}' {'created' if created else 'already exists'}")
         with progress.step(f"Seeding {self.settings.users_count} users"):
             self._seed_users()
         with progress.step("Starting Flink (JobManager + TaskManager)"):
             self.flink.start()
+
+    def run(self, wait_rows_timeout: float = 180.0, echo: Callable[[str], None] = print) -> None:
+        progress = Progress(9, echo)
+        self.start_services(progress)
         with progress.step("Submitting the PyFlink job"):
             echo(f"      {self._ensure_job()}")
         with progress.step("Starting the producer in the background"):
@@ -145,7 +153,7 @@ class EmbeddedStack:
             echo(f"      clicks: {self._wait_for_rows(wait_rows_timeout)} rows and growing")
 
     def _seed_users(self) -> None:
-        env = self._component_env() | self._postgres_env(ADMIN_USER, self.credentials.admin_password)
+        env = self.producer_env()
         result = subprocess.run(  # noqa: S603
             [sys.executable, "-m", "producer", "seed-users", "--count", str(self.settings.users_count)],
             env=env,
@@ -158,7 +166,7 @@ class EmbeddedStack:
         if result.returncode != 0:
             raise PrerequisiteError(f"seeding users failed: see {log}")
 
-    def _ensure_job(self, timeout: float = 180.0) -> str:
+    def _ensure_job(self) -> str:
         name = self.settings.flink_job_name
         found = self.flink.find_job(name)
         if found is not None and found[1] in ("RUNNING", "CREATED", "INITIALIZING", "RESTARTING"):
@@ -167,16 +175,19 @@ class EmbeddedStack:
             restore = self.flink.latest_restore_point()
             job_id = self.flink.submit(self.job_env(), restore)
             message = f"job {job_id} submitted" + (f", resuming from {restore}" if restore else "")
+        self.wait_until_running(job_id)
+        return message + ", RUNNING"
+
+    def wait_until_running(self, job_id: str, timeout: float = 180.0) -> None:
         deadline = time.monotonic() + timeout
         while not self.flink.job_running(job_id):
             failure = self.flink.job_failure(job_id)
             if time.monotonic() > deadline:
                 raise PrerequisiteError(f"the Flink job is not RUNNING after {timeout:.0f} s: {failure or 'no error reported'}")
             time.sleep(1)
-        return message + ", RUNNING"
 
     def _start_producer(self) -> None:
-        env = self._component_env() | self._postgres_env(ADMIN_USER, self.credentials.admin_password)
+        env = self.producer_env()
         self.producer.start(
             [sys.executable, "-m", "producer", "run", "--rate", str(self.settings.producer_rate)],
             env=env,

@@ -209,6 +209,16 @@ class FlinkCluster:
         )
         raise PrerequisiteError(f"submitting the Flink job failed: see {log}\n{_tail(result.stdout + result.stderr)}{hint}")
 
+    def cancel(self, job_id: str, timeout: float = 60.0) -> None:
+        """Cancel a job (no savepoint) and wait until it is gone."""
+        requests.patch(f"{self.rest_url}/jobs/{job_id}", params={"mode": "cancel"}, timeout=10).raise_for_status()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (self._get(f"/jobs/{job_id}") or {}).get("state") in ("CANCELED", "FAILED", "FINISHED"):
+                return
+            time.sleep(0.5)
+        raise PrerequisiteError(f"job {job_id} did not cancel within {timeout:.0f} s")
+
     def stop_with_savepoint(self, job_id: str, timeout: float = 120.0) -> Path | None:
         """Stop the job, taking a savepoint; returns its location (None if it could not be taken)."""
         try:

@@ -104,6 +104,8 @@ class EmbeddedPostgres:
                     "-c", "unix_socket_directories=",
                     "-c", "timezone=UTC",
                     "-c", "max_connections=100",
+                    # Commit times of rows: the benchmark reads end-to-end latency from them.
+                    "-c", "track_commit_timestamp=on",
                 ],
                 run_as=self.run_as,
             )

@@ -1,0 +1,120 @@
+"""`python -m bench`: measure the embedded stack against the baseline, print a table, write JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+import typer
+
+from bench import measure
+from bench.isolated import isolated_stack
+from bench.memory import MemorySampler
+from stack.preflight import PrerequisiteError
+from wikistream.settings import REPO_ROOT
+
+app = typer.Typer(add_completion=False, help=__doc__)
+
+
+def _machine() -> dict[str, object]:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line),
+        platform.processor(),
+    )
+    mem_kib = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")))
+    return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)), "memory_gib": round(mem_kib / 2**20, 1),
+            "kernel": platform.release(), "python": platform.python_version()}
+
+
+def _median(samples: list[float]) -> float:
+    return statistics.median(samples)
+
+
+@app.command()
+def run(
+    reps: int = typer.Option(3, min=1, help="Repetitions of each throughput measurement (the median is reported)."),
+    events: int = typer.Option(300_000, min=1000, help="Events in each end-to-end throughput run."),
+    producer_events: int = typer.Option(200_000, min=1000, help="Events in each producer-only run."),
+    latency_seconds: int = typer.Option(60, min=10, help="Length of each latency run at 2,000 events/s."),
+    out: Path = typer.Option(REPO_ROOT / "bench" / "results.json", help="Where to write the figures as JSON."),
+) -> None:
+    """Run every measurement on an isolated embedded stack and report medians with the baseline ratio."""
+    results: dict[str, object] = {"machine": _machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                  "reps": reps, "events": events}
+    stack = isolated_stack()
+    say = typer.echo
+    try:
+        say(f"cold start on {stack.layout.root} ...")
+        results["cold_start_s"] = measure.cold_start_seconds(stack)
+        stack.producer.stop()
+        job = stack.flink.find_job(stack.settings.flink_job_name)
+        if job:
+            stack.flink.cancel(job[0])
+        with MemorySampler(stack) as memory:
+            say("producer only (dry run, Kafka, Kafka with client defaults) ...")
+            results["producer_dry_run_eps"] = _median(
+                [measure.producer_dry_run_rate(stack, producer_events) for _ in range(reps)])
+            results["producer_kafka_eps"] = _median(
+                [measure.producer_kafka_rate(stack, f"bench-producer-{i}", producer_events) for i in range(reps)])
+            results["baseline_producer_kafka_eps"] = _median(
+                [measure.baseline_producer_rate(stack, f"bench-baseline-producer-{i}", producer_events)
+                 for i in range(reps)])
+            say(f"filling a backlog of {events} events ...")
+            measure.producer_kafka_rate(stack, "bench-backlog", events)
+            for config in (measure.BASELINE, measure.TUNED):
+                say(f"end-to-end drain, {config.name} ...")
+                results[f"{config.name}_e2e_eps"] = _median(
+                    [measure.drain_throughput(stack, config, "bench-backlog", events, f"bench-{config.name}-{i}")
+                     for i in range(reps)])
+            for config in (measure.BASELINE, measure.TUNED):
+                say(f"latency at 2,000 events/s, {config.name} ...")
+                results[f"{config.name}_latency"] = measure.latency_percentiles(
+                    stack, config, f"bench-latency-{config.name}", 2000, latency_seconds, f"bench-lat-{config.name}")
+        results["peak_memory_mib"] = memory.peaks_mib
+    except (PrerequisiteError, RuntimeError, subprocess.CalledProcessError) as error:
+        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from error
+    finally:
+        stack.stop(echo=lambda _line: None)
+        shutil.rmtree(stack.layout.root, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    say(render_table(results))
+    say(f"\nwritten to {out}")
+
+
+def render_table(r: dict) -> str:
+    def ratio(ours: float, base: float) -> str:
+        return f"{ours / base:.1f}x" if base else "-"
+
+    lat_t, lat_b = r["tuned_latency"], r["baseline_latency"]
+    rows = [
+        ("producer, dry run (events/s)", f"{r['producer_dry_run_eps']:,.0f}", "", ""),
+        ("producer to Kafka (events/s)", f"{r['producer_kafka_eps']:,.0f}", f"{r['baseline_producer_kafka_eps']:,.0f}",
+         ratio(r["producer_kafka_eps"], r["baseline_producer_kafka_eps"])),
+        ("end-to-end, zero loss (events/s)", f"{r['tuned_e2e_eps']:,.0f}", f"{r['baseline_e2e_eps']:,.0f}",
+         ratio(r["tuned_e2e_eps"], r["baseline_e2e_eps"])),
+    ]
+    for p in ("p50", "p95", "p99"):
+        key = f"{p}_ms"
+        rows.append((f"latency {p} at 2,000/s (ms)", f"{lat_t[key]:,.0f}", f"{lat_b[key]:,.0f}",
+                     ratio(lat_b[key], lat_t[key])))
+    rows.append(("cold start to first row (s)", f"{r['cold_start_s']:.1f}", "", ""))
+    for service, mib in r["peak_memory_mib"].items():
+        rows.append((f"peak memory, {service} (MiB)", f"{mib:,.0f}", "", ""))
+    widths = [max(len(row[i]) for row in [("measure", "ours", "baseline", "ratio"), *rows]) for i in range(4)]
+    header = ("measure", "ours", "baseline", "ratio")
+    lines = [" | ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row))
+             for row in [header, *rows]]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,161 @@
+"""Each benchmark measurement, on a running isolated stack.
+
+The baseline is the configuration of the stack this project replaces: the JDBC connector's default
+flush (100 rows or 1 s), no batched-insert rewriting, and kafka-python's default producer settings
+with no message key. It is measured in the same run, on the same machine, as our configuration.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from contextlib import closing
+from dataclasses import dataclass
+
+import psycopg2
+from kafka import KafkaProducer
+
+from stack.credentials import ADMIN_USER
+from stack.embedded import EmbeddedStack, Progress
+
+STREAM_TABLES = (
+    "clicks", "rejected_events", "late_events", "clicks_per_minute_article", "clicks_per_minute_referrer",
+    "clicks_per_minute_country", "session_stats",
+)
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    name: str
+    env: dict[str, str]
+
+
+TUNED = JobConfig("tuned", {})
+BASELINE = JobConfig(
+    "baseline",
+    {"SINK_BATCH_ROWS": "100", "SINK_FLUSH_INTERVAL": "1 s", "SINK_REWRITE_BATCHED_INSERTS": "false"},
+)
+
+
+def connect(stack: EmbeddedStack) -> psycopg2.extensions.connection:
+    conn = psycopg2.connect(
+        host="127.0.0.1", port=stack.settings.postgres_port, dbname=stack.settings.postgres_db,
+        user=ADMIN_USER, password=stack.credentials.admin_password,
+    )
+    conn.autocommit = True
+    return conn
+
+
+def scalar(stack: EmbeddedStack, statement: str) -> float:
+    with closing(connect(stack)) as conn, conn.cursor() as cur:
+        cur.execute(statement)
+        return float(cur.fetchone()[0] or 0)
+
+
+def truncate_stream_tables(stack: EmbeddedStack) -> None:
+    with closing(connect(stack)) as conn, conn.cursor() as cur:
+        cur.execute(f"TRUNCATE {', '.join(STREAM_TABLES)}")
+
+
+def run_producer(stack: EmbeddedStack, topic: str, total: int, *extra: str) -> float:
+    """Run the producer CLI to completion; returns the rate it reports for its send loop (events/s)."""
+    env = stack.producer_env() | {"KAFKA_TOPIC": topic}
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "producer", "run", "--total", str(total), "--seed", "7", *extra],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False,
+    )
+    match = re.search(r"done: (\d+) clicks at ([\d.]+)/s overall, (\d+) delivery errors", result.stderr)
+    if result.returncode != 0 or match is None or int(match.group(1)) != total or int(match.group(3)) != 0:
+        raise RuntimeError(f"producer run failed: {result.stderr[-2000:]}")
+    return float(match.group(2))
+
+
+def producer_dry_run_rate(stack: EmbeddedStack, total: int) -> float:
+    return run_producer(stack, "unused", total, "--dry-run", "--no-pace", "--rate", "20000")
+
+
+def producer_kafka_rate(stack: EmbeddedStack, topic: str, total: int) -> float:
+    stack.kafka.ensure_topic(topic, stack.settings.kafka_topic_partitions)
+    return run_producer(stack, topic, total, "--no-pace", "--rate", "20000")
+
+
+def baseline_producer_rate(stack: EmbeddedStack, topic: str, total: int) -> float:
+    """kafka-python with its defaults and no key, sending the producer's own events (from a dry run)."""
+    stack.kafka.ensure_topic(topic, stack.settings.kafka_topic_partitions)
+    env = stack.producer_env()
+    lines = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "producer", "run", "--dry-run", "--no-pace", "--total", str(total), "--seed", "7",
+         "--rate", "20000"],
+        env=env, capture_output=True, check=True,
+    ).stdout.splitlines()
+    producer = KafkaProducer(bootstrap_servers=stack.kafka.bootstrap)
+    started = time.monotonic()
+    for line in lines:
+        producer.send(topic, value=line)
+    producer.flush()
+    elapsed = time.monotonic() - started
+    producer.close()
+    return len(lines) / elapsed
+
+
+def drain_throughput(stack: EmbeddedStack, config: JobConfig, topic: str, total: int, group: str,
+                     timeout_s: float = 1800.0) -> float:
+    """Events/s for the job to move a backlog of `total` events from Kafka into PostgreSQL (count verified)."""
+    truncate_stream_tables(stack)
+    env = stack.job_env() | config.env | {"KAFKA_TOPIC": topic, "KAFKA_GROUP_ID": group}
+    job_id = stack.flink.submit(env, restore_from=None)
+    try:
+        stack.wait_until_running(job_id)
+        started = time.monotonic()
+        while (landed := scalar(stack, "SELECT count(*) FROM clicks")) < total:
+            if time.monotonic() - started > timeout_s:
+                raise RuntimeError(f"only {landed:.0f} of {total} events landed within {timeout_s:.0f} s")
+            time.sleep(0.25)
+        elapsed = time.monotonic() - started
+    finally:
+        stack.flink.cancel(job_id)
+    if landed != total:
+        raise RuntimeError(f"{landed:.0f} rows for {total} events: loss or duplication")
+    return total / elapsed
+
+
+def latency_percentiles(stack: EmbeddedStack, config: JobConfig, topic: str, rate: int, seconds: int,
+                        group: str) -> dict[str, float]:
+    """p50/p95/p99 (ms) from an event's creation to its row being committed, at a paced rate."""
+    truncate_stream_tables(stack)
+    stack.kafka.ensure_topic(topic, stack.settings.kafka_topic_partitions)
+    env = stack.job_env() | config.env | {"KAFKA_TOPIC": topic, "KAFKA_GROUP_ID": group}
+    job_id = stack.flink.submit(env, restore_from=None)
+    total = rate * seconds
+    try:
+        stack.wait_until_running(job_id)
+        run_producer(stack, topic, total, "--rate", str(rate))
+        deadline = time.monotonic() + 120
+        while scalar(stack, "SELECT count(*) FROM clicks") < total and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        stack.flink.cancel(job_id)
+    # In a paced run the producer stamps each event with the wall-clock time it creates it, and
+    # PostgreSQL records when each row's transaction committed (track_commit_timestamp).
+    with closing(connect(stack)) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY lat), count(*) FROM ("
+            " SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - event_time) * 1000 AS lat FROM clicks) t"
+        )
+        (p50, p95, p99), landed = cur.fetchone()
+    if landed != total:
+        raise RuntimeError(f"{landed} rows for {total} events in the latency run")
+    return {"p50_ms": p50, "p95_ms": p95, "p99_ms": p99}
+
+
+def cold_start_seconds(stack: EmbeddedStack) -> float:
+    """`make run` on an empty state directory (packages and jars already installed) to the first rows."""
+    started = time.monotonic()
+    stack.run(echo=lambda _line: None)
+    return time.monotonic() - started
+
+
+def quiet_progress() -> Progress:
+    return Progress(6, echo=lambda _line: None)
