@@ -1,6 +1,8 @@
 # wikistream: every entry point. `make` alone lists them.
-# Versions, ports and names come from config/stack.env (the single source of truth).
-include config/stack.env
+# Versions, ports and names come from config/stack.env (the single source of truth). Each line is
+# taken as KEY ?= VALUE, so an environment variable of the same name wins, as it does in Python.
+STACK_ENV := config/stack.env
+$(foreach pair,$(shell grep -E '^[A-Z0-9_]+=' $(STACK_ENV)),$(eval $(firstword $(subst =, ,$(pair))) ?= $(patsubst $(firstword $(subst =, ,$(pair)))=%,%,$(pair))))
 
 PYTHON ?= python3
 VENV   ?= .venv

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 
@@ -23,14 +24,25 @@ def test_connector_lines_are_built_for_the_flink_minor() -> None:
         assert connector.endswith(f"-{minor}"), f"{connector} is not built for Flink {minor}"
 
 
-def test_makefile_reads_the_same_file() -> None:
-    printed = subprocess.run(
-        ["make", "-s", "--no-print-directory", "-f", "-", "show"],
-        input="include config/stack.env\nshow:\n\t@echo $(KAFKA_TOPIC) $(FLINK_REST_PORT)\n",
+def _make_prints(variables: str, env: dict[str, str]) -> list[str]:
+    makefile = (REPO_ROOT / "Makefile").read_text() + f"\nshow-vars:\n\t@echo {variables}\n"
+    return subprocess.run(
+        ["make", "-s", "--no-print-directory", "-f", "-", "show-vars"],
+        input=makefile,
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
+        env=env,
         check=True,
     ).stdout.split()
+
+
+def test_makefile_reads_the_same_file() -> None:
+    env = {key: value for key, value in os.environ.items() if key not in ("KAFKA_TOPIC", "FLINK_REST_PORT")}
     settings = stack_settings()
-    assert printed == [settings.kafka_topic, str(settings.flink_rest_port)]
+    assert _make_prints("$(KAFKA_TOPIC) $(FLINK_REST_PORT)", env) == [settings.kafka_topic, str(settings.flink_rest_port)]
+
+
+def test_environment_overrides_the_file_in_make_as_in_python() -> None:
+    env = dict(os.environ) | {"FLINK_REST_PORT": "18081"}
+    assert _make_prints("$(FLINK_REST_PORT) $${FLINK_REST_PORT}", env) == ["18081", "18081"]

@@ -1,0 +1,1 @@
+"""Metabase dashboards as code, and an HTML snapshot of the same cards for the embedded stack."""

@@ -1,0 +1,151 @@
+"""The one place that talks to Metabase's REST API.
+
+Written against the documented API of Metabase v0.56 (the OSS edition): endpoint paths, request
+bodies and response shapes follow that version's API reference and its endpoint schemas. It was
+verified against that documentation through tests/dashboards/metabase_standin.py, not against a
+running Metabase (see dashboards/README.md).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Self
+
+import requests
+
+METABASE_API_VERSION = "v0.56"
+SESSION_HEADER = "X-Metabase-Session"
+
+Json = dict[str, Any]
+
+
+class MetabaseError(RuntimeError):
+    """A non-2xx answer, with the status and Metabase's own message."""
+
+    def __init__(self, method: str, path: str, status: int, detail: str) -> None:
+        self.status = status
+        self.detail = detail
+        super().__init__(f"{method} {path} answered HTTP {status}: {detail}")
+
+
+class MetabaseUnreachable(RuntimeError):
+    """Metabase did not answer its health check in time."""
+
+
+class MetabaseClient:
+    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._http = requests.Session()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- transport ---------------------------------------------------------------------------------
+    def _call(self, method: str, path: str, body: Json | None = None, params: dict[str, Any] | None = None) -> Any:
+        response = self._http.request(method, self.base_url + path, json=body, params=params, timeout=self.timeout)
+        if response.status_code >= 400:
+            raise MetabaseError(method, path, response.status_code, _error_detail(response))
+        return response.json() if response.content else None
+
+    def _use_session(self, session_id: str) -> None:
+        self._http.headers[SESSION_HEADER] = session_id
+
+    # --- health, setup, session --------------------------------------------------------------------
+    def wait_until_healthy(self, timeout: float) -> None:
+        """Metabase answers 503 while it migrates its application database; a first start takes minutes."""
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while True:
+            try:
+                status = self._call("GET", "/api/health")
+                if isinstance(status, dict) and status.get("status") == "ok":
+                    return
+                last = str(status)
+            except (requests.ConnectionError, requests.Timeout) as error:
+                last = type(error).__name__
+            except MetabaseError as error:
+                last = str(error)
+            if time.monotonic() >= deadline:
+                raise MetabaseUnreachable(f"Metabase at {self.base_url} is not healthy after {timeout:.0f} s ({last})")
+            time.sleep(2)
+
+    def session_properties(self) -> Json:
+        """Public settings; before first-run setup they include `setup-token`."""
+        return self._call("GET", "/api/session/properties")
+
+    def setup(self, token: str, email: str, password: str, first_name: str, last_name: str, site_name: str) -> None:
+        """Create the first admin (only possible once) and keep the session it returns."""
+        body = {
+            "token": token,
+            "user": {"email": email, "password": password, "first_name": first_name, "last_name": last_name},
+            "prefs": {"site_name": site_name, "site_locale": "en"},
+        }
+        self._use_session(self._call("POST", "/api/setup", body)["id"])
+
+    def login(self, email: str, password: str) -> None:
+        self._use_session(self._call("POST", "/api/session", {"username": email, "password": password})["id"])
+
+    # --- databases ---------------------------------------------------------------------------------
+    def databases(self) -> list[Json]:
+        return self._call("GET", "/api/database")["data"]
+
+    def create_database(self, name: str, engine: str, details: Json) -> Json:
+        return self._call("POST", "/api/database", {"name": name, "engine": engine, "details": details})
+
+    def update_database(self, database_id: int, details: Json) -> Json:
+        return self._call("PUT", f"/api/database/{database_id}", {"details": details})
+
+    # --- collections -------------------------------------------------------------------------------
+    def collections(self) -> list[Json]:
+        return self._call("GET", "/api/collection")
+
+    def create_collection(self, name: str, description: str) -> Json:
+        return self._call("POST", "/api/collection", {"name": name, "description": description or None})
+
+    def collection_items(self, collection_id: int, model: str) -> list[Json]:
+        return self._call("GET", f"/api/collection/{collection_id}/items", params={"models": model})["data"]
+
+    # --- cards -------------------------------------------------------------------------------------
+    def card(self, card_id: int) -> Json:
+        return self._call("GET", f"/api/card/{card_id}")
+
+    def create_card(self, card: Json) -> Json:
+        return self._call("POST", "/api/card", card)
+
+    def update_card(self, card_id: int, changes: Json) -> Json:
+        return self._call("PUT", f"/api/card/{card_id}", changes)
+
+    # --- dashboards --------------------------------------------------------------------------------
+    def dashboard(self, dashboard_id: int) -> Json:
+        return self._call("GET", f"/api/dashboard/{dashboard_id}")
+
+    def create_dashboard(self, name: str, description: str, collection_id: int) -> Json:
+        return self._call(
+            "POST", "/api/dashboard", {"name": name, "description": description or None, "collection_id": collection_id}
+        )
+
+    def update_dashboard(self, dashboard_id: int, changes: Json) -> Json:
+        """Recent Metabase updates the dashboard and its cards in one call: `dashcards` is the full
+        list, a negative id creates a dashcard, and a dashcard left out is removed."""
+        return self._call("PUT", f"/api/dashboard/{dashboard_id}", changes)
+
+
+def _error_detail(response: requests.Response) -> str:
+    # Metabase answers errors as JSON ({"errors": {...}} or {"message": ...}) or as plain text.
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:500] or response.reason
+    if isinstance(body, dict):
+        if body.get("errors"):
+            return "; ".join(f"{field}: {message}" for field, message in body["errors"].items())
+        if body.get("message"):
+            return str(body["message"])
+    return str(body)[:500]

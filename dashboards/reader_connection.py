@@ -1,0 +1,63 @@
+"""How the dashboards reach PostgreSQL: always as the read-only role wikistream_reader.
+
+The same values serve two readers: the snapshot (from this machine, 127.0.0.1) and Metabase (which
+may reach PostgreSQL under another host name, e.g. on a container network).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+
+import psycopg2
+
+from stack.credentials import READER_USER
+from wikistream.settings import StackSettings
+
+READER_PASSWORD_KEY = "POSTGRES_READER_PASSWORD"
+
+
+class ReaderPasswordMissing(RuntimeError):
+    """Neither the environment nor the stack's secrets file has the reader's password."""
+
+
+@dataclass(frozen=True)
+class ReaderConnection:
+    host: str
+    port: int
+    dbname: str
+    password: str
+    user: str = READER_USER
+
+    @classmethod
+    def from_stack(cls, settings: StackSettings) -> ReaderConnection:
+        return cls("127.0.0.1", settings.postgres_port, settings.postgres_db, reader_password(settings))
+
+    def reached_as(self, host: str | None = None, port: int | None = None) -> ReaderConnection:
+        return replace(self, host=host or self.host, port=port or self.port)
+
+    def connect(self) -> psycopg2.extensions.connection:
+        return psycopg2.connect(
+            host=self.host,
+            port=self.port,
+            dbname=self.dbname,
+            user=self.user,
+            password=self.password,
+            connect_timeout=5,
+            application_name="wikistream-dashboards",
+        )
+
+
+def reader_password(settings: StackSettings) -> str:
+    # Read, never generate: a password made up here would not match the one PostgreSQL has.
+    if os.environ.get(READER_PASSWORD_KEY):
+        return os.environ[READER_PASSWORD_KEY]
+    secrets_file = settings.state_path / "secrets.env"
+    if secrets_file.exists():
+        for line in secrets_file.read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == READER_PASSWORD_KEY and value.strip():
+                return value.strip()
+    raise ReaderPasswordMissing(
+        f"no {READER_PASSWORD_KEY} in the environment or in {secrets_file}: start the stack first (make run)."
+    )
