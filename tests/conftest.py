@@ -23,6 +23,7 @@ from kafka import KafkaProducer
 from psycopg2 import sql
 
 from stack.credentials import ADMIN_USER, load_or_create
+from stack.kafka import EmbeddedKafka
 from stack.layout import Layout
 from stack.postgres import EmbeddedPostgres, apply_schema_files
 from stack.preflight import free_port
@@ -69,6 +70,19 @@ def postgres_dsn(postgres_server: EmbeddedPostgres) -> Iterator[str]:
         with admin.cursor() as cur:
             cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """A real single-node Kafka (KRaft) on free ports, for tests of Kafka clients."""
+    root = _world_readable_tempdir("wikistream-kafka-")
+    kafka = EmbeddedKafka(Layout(root), free_port(), free_port())
+    try:
+        kafka.start()
+        yield kafka.bootstrap
+    finally:
+        kafka.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @dataclass(frozen=True)

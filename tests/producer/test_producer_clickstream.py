@@ -49,7 +49,7 @@ def _encode(row: ClickstreamRow) -> bytes:
     return f"{row.prev}\t{row.curr}\t{row.type}\t{row.n}".encode()
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(expected=st.lists(rows, min_size=1, max_size=30), gzipped=st.booleans())
 def test_valid_rows_read_back_unchanged(tmp_path: Path, expected: list[ClickstreamRow], gzipped: bool) -> None:
     path = _write(tmp_path / ("c.tsv.gz" if gzipped else "c.tsv"), [_encode(row) for row in expected])
@@ -58,7 +58,7 @@ def test_valid_rows_read_back_unchanged(tmp_path: Path, expected: list[Clickstre
     assert (report.rows, report.malformed) == (len(expected), 0)
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     good=st.lists(rows, min_size=1, max_size=20),
     bad=st.lists(st.tuples(st.integers(min_value=0, max_value=25), malformed_lines), min_size=1, max_size=10),

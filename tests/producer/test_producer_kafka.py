@@ -9,7 +9,6 @@ import psycopg2
 import pytest
 from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient, NewTopic
-from test_producer_storage import _env
 
 pytestmark = pytest.mark.slow
 
@@ -42,9 +41,9 @@ def _consume(bootstrap: str, topic: str, expected: int) -> list:
 
 
 def test_run_sends_exactly_total_events_keyed_and_timestamped(
-    kafka_bootstrap: str, topic: str, postgres_dsn: str, run_producer
+    kafka_bootstrap: str, topic: str, postgres_dsn: str, postgres_env: dict[str, str], run_producer
 ) -> None:
-    env = _env(postgres_dsn) | {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "KAFKA_TOPIC": topic}
+    env = postgres_env | {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "KAFKA_TOPIC": topic}
     assert run_producer("seed-users", "--count", "50", "--source", "offline", env=env).returncode == 0
     result = run_producer("run", "--total", "1500", "--rate", "1000", "--seed", "8", env=env)
     assert result.returncode == 0, result.stderr

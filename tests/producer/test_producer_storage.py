@@ -4,23 +4,11 @@ from __future__ import annotations
 
 import psycopg2
 import pytest
-from psycopg2.extensions import parse_dsn
 
 from producer.user_store import DatabaseError, connect, load_user_weights, upsert_users
 from producer.users import generate_offline_users
 
 pytestmark = pytest.mark.slow
-
-
-def _env(dsn: str) -> dict[str, str]:
-    parts = parse_dsn(dsn)
-    return {
-        "POSTGRES_HOST": parts.get("host", "127.0.0.1"),
-        "POSTGRES_PORT": str(parts.get("port", 5432)),
-        "POSTGRES_DB": parts["dbname"],
-        "POSTGRES_USER": parts["user"],
-        "POSTGRES_PASSWORD": parts.get("password", ""),
-    }
 
 
 def _rows(dsn: str) -> list[tuple]:
@@ -67,8 +55,10 @@ def test_an_empty_users_table_is_a_clear_error(postgres_dsn: str) -> None:
         conn.close()
 
 
-def test_seed_users_is_idempotent_and_falls_back_offline(postgres_dsn: str, run_producer) -> None:
-    env = _env(postgres_dsn) | {"RANDOMUSER_ATTEMPTS": "2"}
+def test_seed_users_is_idempotent_and_falls_back_offline(
+    postgres_dsn: str, postgres_env: dict[str, str], run_producer
+) -> None:
+    env = postgres_env | {"RANDOMUSER_ATTEMPTS": "2"}
     # Nothing listens on port 9: --source auto must fall back, say so, and still exit 0.
     args = ("seed-users", "--count", "120", "--seed", "5", "--api-url", "http://127.0.0.1:9/api/")
     first = run_producer(*args, env=env)

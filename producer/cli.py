@@ -1,0 +1,218 @@
+"""`python -m producer COMMAND`: seed users, stream clicks, and prepare clickstream data."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from producer.datasets import model_path_for, resolve_model
+from producer.download import DEFAULT_BASE_URL, Downloader, DumpFile
+from producer.errors import ProducerError
+from producer.model import DEFAULT_CONTINUE_CAP, build_model, load_model
+from producer.pacing import Pacer
+from producer.randomuser import RandomUserClient
+from producer.runner import StatsLine, run_stream
+from producer.sessions import STEP_S, ClickSimulator, SimulationConfig
+from producer.settings import ProducerSettings
+from producer.sinks import KafkaSink, Sink, StdoutSink
+from producer.synthetic import DEFAULT_ARTICLES, DEFAULT_DATASET_SEED, write_synthetic_clickstream
+from producer.user_sources import UserSource, obtain_users
+from producer.user_store import connect, load_user_weights, upsert_users
+from producer.users import DEFAULT_USERS_SEED, user_identities
+
+log = logging.getLogger("producer")
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
+DEFAULT_RATE = 50.0
+
+
+@contextlib.contextmanager
+def _reported_errors() -> Iterator[None]:
+    """Expected failures end as one line on stderr and exit status 1, not a traceback."""
+    try:
+        yield
+    except ProducerError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.callback()
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    # kafka-python logs every failed connection attempt; our own messages say what matters.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+
+
+@app.command("seed-users")
+def seed_users(
+    count: Annotated[int | None, typer.Option(min=1, help="Users to upsert (default: USERS_COUNT)")] = None,
+    source: Annotated[UserSource, typer.Option(help="api, offline, or auto: the API with offline fallback")] = (
+        UserSource.AUTO
+    ),
+    api_url: Annotated[str | None, typer.Option(help="Random User API URL (default: RANDOMUSER_API_URL)")] = None,
+    seed: Annotated[int, typer.Option(help="Same seed, same user ids and activity")] = DEFAULT_USERS_SEED,
+) -> None:
+    """Upsert users into the PostgreSQL users table (idempotent for a given seed)."""
+    settings = ProducerSettings()
+    with _reported_errors():
+        # Connect first: no point fetching users for a database that is not there.
+        conn = connect(settings.postgres_dsn, settings.postgres_target)
+        try:
+            client = RandomUserClient(
+                base_url=api_url or settings.randomuser_api_url, attempts=settings.randomuser_attempts
+            )
+            users = obtain_users(count or settings.users_count, seed, source, client)
+            upsert_users(conn, users)
+        finally:
+            conn.close()
+    sources = sorted({user.source for user in users})
+    log.info("upserted %d users (source %s) into %s", len(users), ", ".join(sources), settings.postgres_target)
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("%s received: flushing and stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    return stop
+
+
+def _open_sink_and_users(settings: ProducerSettings, dry_run: bool) -> tuple[Sink, list[tuple[str, float]]]:
+    if dry_run:
+        # The ids seed-users writes by default, without needing the database.
+        identities = user_identities(settings.users_count, DEFAULT_USERS_SEED)
+        log.info("dry run: %d offline users, JSON lines to stdout", len(identities))
+        return StdoutSink(sys.stdout.buffer), [(user.user_id, user.activity) for user in identities]
+    sink = KafkaSink(settings.kafka_bootstrap_servers, settings.kafka_topic, settings.kafka_connect_attempts)
+    try:
+        conn = connect(settings.postgres_dsn, settings.postgres_target)
+        try:
+            users = load_user_weights(conn)
+        finally:
+            conn.close()
+    except ProducerError:
+        sink.close()
+        raise
+    log.info(
+        "sending to Kafka %s topic '%s'; %d users from PostgreSQL",
+        settings.kafka_bootstrap_servers,
+        settings.kafka_topic,
+        len(users),
+    )
+    return sink, users
+
+
+@app.command()
+def run(
+    rate: Annotated[float, typer.Option(min=0.01, help="Clicks per second (of event time)")] = DEFAULT_RATE,
+    total: Annotated[int | None, typer.Option(min=1, help="Send exactly this many clicks, then exit")] = None,
+    dry_run: Annotated[bool, typer.Option(help="JSON lines to stdout; no Kafka, no PostgreSQL")] = False,
+    seed: Annotated[int | None, typer.Option(help="Makes the stream reproducible (default: random, logged)")] = None,
+    clickstream: Annotated[
+        Path | None, typer.Option(help="Clickstream .tsv, .tsv.gz or model .npz (default: the synthetic dataset)")
+    ] = None,
+    speedup: Annotated[
+        float, typer.Option(min=0.001, help="Replay simulated reading time this many times faster")
+    ] = 1.0,
+    pace: Annotated[
+        bool | None, typer.Option("--pace/--no-pace", help="Hold to the wall clock (default: on, off with --dry-run)")
+    ] = None,
+    start_ms: Annotated[int | None, typer.Option(help="Event time of the start, epoch ms (default: now)")] = None,
+) -> None:
+    """Stream click events to Kafka (or stdout with --dry-run)."""
+    settings = ProducerSettings()
+    if seed is None:
+        seed = secrets.randbelow(2**31)
+    log.info("seed %d (pass --seed %d to reproduce)", seed, seed)
+    with _reported_errors():
+        model = resolve_model(clickstream, settings.data_dir)
+        log.info("walking the %s", model.describe())
+        config = SimulationConfig(rate=rate, speedup=speedup)
+        if config.time_compression > speedup:
+            log.info(
+                "dwell times compressed x%.1f (not x%g) so that at most ~%d sessions are open at once",
+                config.time_compression,
+                speedup,
+                config.max_open_sessions,
+            )
+        sink, users = _open_sink_and_users(settings, dry_run)
+        origin_ms = start_ms if start_ms is not None else time.time_ns() // 1_000_000
+        simulator = ClickSimulator(model, users, config, seed, origin_ms)
+        paced = pace if pace is not None else not dry_run
+        stats = StatsLine()
+        sent = 0
+        # Installed only now: a Ctrl-C during a model build or a connection retry still interrupts at once.
+        stop = _stop_on_signals()
+        try:
+            sent = run_stream(simulator, sink, total, Pacer(STEP_S) if paced else None, stop, stats)
+        finally:
+            sink.close()
+        stats.maybe_log(sent, sink, simulator, force=True)
+        log.info("done: %d clicks at %.1f/s overall, %d delivery errors", sent, stats.overall_rate(sent), sink.errors)
+    if sink.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def synthetic(
+    out: Annotated[Path, typer.Option(help="Output .tsv.gz (or .tsv); the name must contain 'synthetic'")],
+    seed: Annotated[int, typer.Option(help="Same seed, same bytes")] = DEFAULT_DATASET_SEED,
+    articles: Annotated[int, typer.Option(min=2, help="Number of invented articles")] = DEFAULT_ARTICLES,
+) -> None:
+    """Write the deterministic SYNTHETIC clickstream dataset (dump format; not real data)."""
+    with _reported_errors():
+        summary = write_synthetic_clickstream(out, seed, articles)
+    log.info(
+        "wrote SYNTHETIC clickstream %s: %d articles, %d rows (not real data)", out, summary.articles, summary.rows
+    )
+
+
+@app.command()
+def download(
+    wiki: Annotated[str, typer.Option(help="Wiki database name, e.g. enwiki, dewiki")],
+    month: Annotated[str, typer.Option(help="YYYY-MM")],
+    base_url: Annotated[str, typer.Option(help="Root of the dumps layout")] = DEFAULT_BASE_URL,
+    out: Annotated[Path | None, typer.Option(help="Directory (default: PRODUCER_DATA_DIR)")] = None,
+) -> None:
+    """Download a monthly clickstream dump (resumable, checksum-verified) and build its model."""
+    out_dir = out or ProducerSettings().data_dir
+    with _reported_errors():
+        path = Downloader().download(DumpFile(wiki, month, base_url), out_dir)
+        _build(path, model_path_for(path, out_dir), DEFAULT_CONTINUE_CAP)
+
+
+@app.command("build-model")
+def build_model_command(
+    clickstream: Annotated[Path, typer.Option(help="Clickstream .tsv or .tsv.gz")],
+    out: Annotated[Path, typer.Option(help="Model file to write (.npz)")],
+    continue_cap: Annotated[
+        float, typer.Option(min=0.0, max=0.99, help="Upper bound of an article's chance to click on")
+    ] = DEFAULT_CONTINUE_CAP,
+) -> None:
+    """Build the compact model of a clickstream file."""
+    with _reported_errors():
+        _build(clickstream, out, continue_cap)
+
+
+def _build(clickstream: Path, out: Path, continue_cap: float) -> None:
+    started = time.monotonic()
+    report = build_model(clickstream, out, continue_cap)
+    log.info("%s", report.summary())
+    log.info("model %s written in %.1f s: %s", out, time.monotonic() - started, load_model(out).describe())
+
+
+def main() -> None:
+    app()

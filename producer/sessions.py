@@ -1,0 +1,140 @@
+"""Many interleaved reading sessions on a simulated clock, emitted at a fixed number of clicks per second.
+
+The clock advances in fixed steps of STEP_S seconds of event time. Each step emits exactly the clicks
+its share of the rate allows (fractions carry over): first the clicks of open sessions that are due,
+oldest first, then new sessions for what is left. So the rate is exact by construction, whatever the
+walks do, and a session's clicks are spaced by its dwell times.
+
+Time compression: an open session has exactly one pending click, so by Little's law about
+rate x mean dwell / speedup sessions are open at once (~500,000 at 10,000 clicks/s). Above
+max_open_sessions, dwell times are divided by a larger factor (`time_compression`) so memory stays
+bounded; the producer logs it.
+
+Everything is drawn from one seeded random.Random, so a seed fixes the whole stream (ids included),
+as long as the same rate, speedup and origin are used.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import itertools
+import random
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import accumulate
+
+from producer.model import ClickstreamModel
+from producer.walker import DwellTime, Walker
+from wikistream.events import ClickEvent
+
+STEP_S = 0.05
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    rate: float
+    speedup: float = 1.0
+    dwell: DwellTime = field(default_factory=DwellTime)
+    max_open_sessions: int = 100_000
+
+    @property
+    def time_compression(self) -> float:
+        """The factor dwell times are divided by: the speedup, or more if sessions would not fit."""
+        expected_open = self.rate * self.dwell.mean_s / self.speedup
+        return self.speedup * max(1.0, expected_open / self.max_open_sessions)
+
+
+class _OpenSession:
+    """A session and its pending click (prev -> article)."""
+
+    __slots__ = ("article", "prev", "seq", "session_id", "user_id")
+
+    def __init__(self, session_id: str, user_id: str, seq: int, prev: str, article: int) -> None:
+        self.session_id = session_id
+        self.user_id = user_id
+        self.seq = seq
+        self.prev = prev
+        self.article = article
+
+
+class ClickSimulator:
+    def __init__(
+        self,
+        model: ClickstreamModel,
+        users: Sequence[tuple[str, float]],
+        config: SimulationConfig,
+        seed: int,
+        origin_ms: int,
+    ) -> None:
+        if not users:
+            raise ValueError("at least one user is needed")
+        self.model = model
+        self.config = config
+        self.origin_ms = origin_ms
+        self.rng = random.Random(seed)
+        self.walker = Walker(model, self.rng, config.dwell)
+        self._user_ids = [user_id for user_id, _ in users]
+        self._user_cum = list(accumulate(activity for _, activity in users))
+        self._compression = config.time_compression
+        self._pending: list[tuple[float, int, _OpenSession]] = []
+        self._tiebreak = itertools.count()
+        self._clock = 0.0
+        self._tokens = 0.0
+
+    @property
+    def open_sessions(self) -> int:
+        return len(self._pending)
+
+    def shift_origin(self, ms: int) -> None:
+        """Move event times later (the producer fell behind the wall clock and gave up catching up)."""
+        self.origin_ms += ms
+
+    def step(self) -> list[ClickEvent]:
+        """The clicks of the next STEP_S seconds of event time, in time order."""
+        start = self._clock
+        end = self._clock = start + STEP_S
+        self._tokens += self.config.rate * STEP_S
+        quota = int(self._tokens)
+        self._tokens -= quota
+        timed: list[tuple[float, ClickEvent]] = []
+        pending = self._pending
+        while pending and pending[0][0] < end and len(timed) < quota:
+            at, _, session = heapq.heappop(pending)
+            timed.append((at, self._click(session, at)))
+        for _ in range(quota - len(timed)):
+            at = start + self.rng.random() * STEP_S
+            timed.append((at, self._start_session(at)))
+        timed.sort(key=lambda pair: pair[0])
+        return [event for _, event in timed]
+
+    def _uuid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def _start_session(self, at: float) -> ClickEvent:
+        user = self._user_ids[bisect.bisect_right(self._user_cum, self.rng.random() * self._user_cum[-1])]
+        entry = self.walker.enter()
+        session = _OpenSession(self._uuid(), user, 0, entry.referrer, entry.article)
+        return self._click(session, at, entry.type)
+
+    def _click(self, session: _OpenSession, at: float, link_type: str = "link") -> ClickEvent:
+        """Emit the session's pending click, then schedule its next one unless the reader stops."""
+        curr = self.model.title(session.article)
+        session.seq += 1
+        event = ClickEvent(
+            event_id=self._uuid(),
+            user_id=session.user_id,
+            session_id=session.session_id,
+            seq=session.seq,
+            prev=session.prev,
+            curr=curr,
+            type=link_type,  # type: ignore[arg-type]  # from LINK_TYPES
+            event_time_ms=self.origin_ms + round(at * 1000),
+        )
+        following = self.walker.follow(session.article)
+        if following is not None:
+            session.prev, session.article = curr, following
+            next_at = at + self.walker.dwell_s() / self._compression
+            heapq.heappush(self._pending, (next_at, next(self._tiebreak), session))
+        return event

@@ -1,0 +1,64 @@
+"""The producer's configuration: environment variables, with defaults from config/stack.env.
+
+| variable                         | default                                  |
+| -------------------------------- | ---------------------------------------- |
+| POSTGRES_HOST                    | 127.0.0.1                                |
+| POSTGRES_PORT                    | POSTGRES_PORT of config/stack.env        |
+| POSTGRES_DB                      | POSTGRES_DB of config/stack.env          |
+| POSTGRES_USER                    | wikistream_admin (the stack's owner role)|
+| POSTGRES_PASSWORD                | empty (libpq then tries ~/.pgpass)       |
+| KAFKA_BOOTSTRAP_SERVERS          | 127.0.0.1:KAFKA_PORT of config/stack.env |
+| KAFKA_TOPIC                      | KAFKA_TOPIC of config/stack.env          |
+| KAFKA_CONNECT_ATTEMPTS           | 5 (back-off 1, 2, 4, 8 s between them)   |
+| USERS_COUNT                      | USERS_COUNT of config/stack.env          |
+| RANDOMUSER_API_URL               | https://randomuser.me/api/               |
+| RANDOMUSER_ATTEMPTS              | 4 per page (back-off 1, 2, 4 s)          |
+| PRODUCER_DATA_DIR                | WIKISTREAM_STATE_DIR/data (synthetic dataset, model cache) |
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from psycopg2.extensions import make_dsn
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from wikistream.settings import stack_settings
+
+
+class ProducerSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    postgres_host: str = Field(default="127.0.0.1", alias="POSTGRES_HOST")
+    postgres_port: int = Field(default_factory=lambda: stack_settings().postgres_port, alias="POSTGRES_PORT")
+    postgres_db: str = Field(default_factory=lambda: stack_settings().postgres_db, alias="POSTGRES_DB")
+    postgres_user: str = Field(default="wikistream_admin", alias="POSTGRES_USER")
+    postgres_password: str = Field(default="", alias="POSTGRES_PASSWORD")
+
+    kafka_bootstrap_servers: str = Field(
+        default_factory=lambda: stack_settings().kafka_bootstrap, alias="KAFKA_BOOTSTRAP_SERVERS"
+    )
+    kafka_topic: str = Field(default_factory=lambda: stack_settings().kafka_topic, alias="KAFKA_TOPIC")
+    kafka_connect_attempts: int = Field(default=5, ge=1, alias="KAFKA_CONNECT_ATTEMPTS")
+
+    users_count: int = Field(default_factory=lambda: stack_settings().users_count, ge=1, alias="USERS_COUNT")
+    randomuser_api_url: str = Field(default="https://randomuser.me/api/", alias="RANDOMUSER_API_URL")
+    randomuser_attempts: int = Field(default=4, ge=1, alias="RANDOMUSER_ATTEMPTS")
+    data_dir: Path = Field(default_factory=lambda: stack_settings().state_path / "data", alias="PRODUCER_DATA_DIR")
+
+    @property
+    def postgres_dsn(self) -> str:
+        return make_dsn(
+            host=self.postgres_host,
+            port=self.postgres_port,
+            dbname=self.postgres_db,
+            user=self.postgres_user,
+            password=self.postgres_password,
+            connect_timeout=5,
+        )
+
+    @property
+    def postgres_target(self) -> str:
+        """Where PostgreSQL is, for messages (never the password)."""
+        return f"{self.postgres_user}@{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
