@@ -6,12 +6,12 @@ may reach PostgreSQL under another host name, e.g. on a container network).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 
 import psycopg2
 
-from stack.credentials import READER_USER
+from stack.credentials import READER_USER, stored_password
+from stack.layout import Layout
 from wikistream.settings import StackSettings
 
 READER_PASSWORD_KEY = "POSTGRES_READER_PASSWORD"
@@ -49,15 +49,10 @@ class ReaderConnection:
 
 
 def reader_password(settings: StackSettings) -> str:
-    # Read, never generate: a password made up here would not match the one PostgreSQL has.
-    if os.environ.get(READER_PASSWORD_KEY):
-        return os.environ[READER_PASSWORD_KEY]
-    secrets_file = settings.state_path / "secrets.env"
-    if secrets_file.exists():
-        for line in secrets_file.read_text().splitlines():
-            key, _, value = line.partition("=")
-            if key.strip() == READER_PASSWORD_KEY and value.strip():
-                return value.strip()
+    secrets_file = Layout(settings.state_path).secrets_file
+    password = stored_password(secrets_file, READER_PASSWORD_KEY)
+    if password:
+        return password
     raise ReaderPasswordMissing(
         f"no {READER_PASSWORD_KEY} in the environment or in {secrets_file}: start the stack first (make run)."
     )

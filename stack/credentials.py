@@ -32,6 +32,14 @@ def _read_env_file(path: Path) -> dict[str, str]:
     return {key.strip(): value.strip() for key, value in pairs}
 
 
+def stored_password(path: Path, key: str) -> str | None:
+    """One password as the stack uses it (environment first, then the file), never generated.
+
+    For readers of a stack started elsewhere: a password made up here would not match PostgreSQL's.
+    """
+    return os.environ.get(key) or _read_env_file(path).get(key) or None
+
+
 def load_or_create(path: Path) -> Credentials:
     stored = _read_env_file(path)
     missing = [key for key in _KEYS if key not in stored]
