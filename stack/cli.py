@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from stack.containers import container_count_rows, container_stack_running, container_status
 from stack.embedded import EmbeddedStack
 from stack.jars import resolve_jars
 from stack.layout import Layout
@@ -57,23 +58,38 @@ def reset() -> None:
     typer.echo(f"removed {stack.layout.root}")
 
 
+def _container_status() -> list[tuple[str, str]]:
+    try:
+        return container_status()
+    except PrerequisiteError as error:  # no Terraform or no Docker here: there is no container stack
+        return [("container stack", f"unavailable ({error})")]
+
+
 @app.command()
 def status() -> None:
-    """Each service up or down, and the job's state."""
+    """Each service of the embedded stack and of the container stack: up or down, and the job's state."""
+    typer.echo("embedded stack (make run)")
     for service in _stack().status():
         if service.name == "flink-job":
             state = service.detail
         else:
             state = f"up (pid {service.pid})" if service.pid else "down"
             state += f"  {service.detail}" if service.detail and service.pid else ""
-        typer.echo(f"{service.name:<18} {state}")
+        typer.echo(f"  {service.name:<18} {state}")
+    typer.echo("container stack (make up)")
+    for name, state in _container_status():
+        typer.echo(f"  {name:<30} {state}")
 
 
 @app.command("count-rows")
 def count_rows() -> None:
-    """Row counts of the main tables."""
+    """Row counts of the main tables, from whichever stack is running (the embedded one first)."""
+    stack = _stack()
     try:
-        counts = _stack().count_rows()
+        if stack.postgres.process.is_running() or not container_stack_running():
+            counts = stack.count_rows()
+        else:
+            counts = container_count_rows()
     except PrerequisiteError as error:
         _fail(error)
     width = max(map(len, counts))

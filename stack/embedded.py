@@ -11,8 +11,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import psycopg2
-
 from stack.credentials import ADMIN_USER, WRITER_USER, Credentials, load_or_create
 from stack.flink import FlinkCluster
 from stack.jars import resolve_jars
@@ -21,10 +19,8 @@ from stack.layout import Layout
 from stack.postgres import EmbeddedPostgres
 from stack.preflight import PrerequisiteError, check_java, check_ports_free, check_python
 from stack.process import ManagedProcess
+from stack.row_counts import count_rows
 from wikistream.settings import REPO_ROOT, StackSettings
-
-COUNTED_TABLES = ("users", "clicks", "rejected_events", "late_events", "clicks_per_minute_article", "session_stats")
-
 
 @dataclass(frozen=True)
 class ServiceStatus:
@@ -239,23 +235,11 @@ class EmbeddedStack:
         return services
 
     def count_rows(self) -> dict[str, int]:
-        try:
-            conn = psycopg2.connect(
-                host="127.0.0.1",
-                port=self.settings.postgres_port,
-                user=ADMIN_USER,
-                password=self.credentials.admin_password,
-                dbname=self.settings.postgres_db,
-                connect_timeout=5,
-            )
-        except psycopg2.OperationalError as error:
-            raise PrerequisiteError(f"PostgreSQL is not reachable ({error.args[0].strip()}): is the stack up? Try 'make run'.") from error
-        try:
-            with conn.cursor() as cur:
-                counts = {}
-                for table in COUNTED_TABLES:
-                    cur.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed table names
-                    counts[table] = int(cur.fetchone()[0])
-                return counts
-        finally:
-            conn.close()
+        return count_rows(
+            host="127.0.0.1",
+            port=self.settings.postgres_port,
+            dbname=self.settings.postgres_db,
+            user=ADMIN_USER,
+            password=self.credentials.admin_password,
+            hint="is the stack up? Try 'make run'.",
+        )

@@ -106,13 +106,19 @@ def test_background_producer_rows_keep_arriving(running_stack: RunningStack) -> 
         time.sleep(1)
 
 
+def embedded_status(stack: RunningStack) -> dict[str, str]:
+    """The embedded stack's section of `status`: service name -> its state."""
+    result = stack.cli("status")
+    assert result.returncode == 0, result.stderr
+    section = result.stdout.split("container stack")[0].splitlines()[1:]
+    return {line.split(maxsplit=1)[0]: line.split(maxsplit=1)[1] for line in section if line.strip()}
+
+
 def test_status_and_count_rows(running_stack: RunningStack) -> None:
-    status = running_stack.cli("status")
-    assert status.returncode == 0, status.stderr
-    assert "RUNNING" in status.stdout
+    status = embedded_status(running_stack)
+    assert status["flink-job"].startswith("RUNNING")
     for service in ("postgres", "kafka", "flink-jobmanager", "flink-taskmanager", "producer"):
-        line = next(line for line in status.stdout.splitlines() if line.startswith(service + " "))
-        assert "up (pid" in line, status.stdout
+        assert status[service].startswith("up (pid"), status
     counts = running_stack.cli("count-rows")
     assert counts.returncode == 0, counts.stderr
     table = {line.split()[0]: line.split()[1] for line in counts.stdout.splitlines()[1:]}
@@ -122,12 +128,12 @@ def test_status_and_count_rows(running_stack: RunningStack) -> None:
 
 def test_running_again_changes_nothing(running_stack: RunningStack) -> None:
     pids_before = sorted(running_stack.pids())
-    job_before = [line for line in running_stack.cli("status").stdout.splitlines() if line.startswith("flink-job")]
+    job_before = embedded_status(running_stack)["flink-job"]
     again = running_stack.cli("run")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "already RUNNING" in again.stdout
     assert sorted(running_stack.pids()) == pids_before
-    job_after = [line for line in running_stack.cli("status").stdout.splitlines() if line.startswith("flink-job")]
+    job_after = embedded_status(running_stack)["flink-job"]
     assert job_after == job_before
     assert running_stack.count("SELECT count(*) FROM users") == 5000
 

@@ -1,0 +1,97 @@
+# Apache Kafka, one KRaft node (broker + controller), data on a named volume.
+# Listeners: INTERNAL kafka:29092 for containers on the stack's network, EXTERNAL published on
+# the host (bind_address:host_port), CONTROLLER inside the container only.
+
+locals {
+  internal_port = 29092
+  alias         = "kafka"
+}
+
+module "image" {
+  source = "../image"
+
+  image              = "kafka"
+  repo_root          = var.build.repo_root
+  source_patterns    = ["docker/kafka/*", "docker/build-context.sh", "jars/target/kafka/*.jar"]
+  required_patterns  = ["jars/target/kafka/*.jar"]
+  required_hint      = "Resolve the jars first: make jars (python -m stack jars)."
+  namespace          = var.build.namespace
+  base_image         = var.build.base_image
+  extra_ca_cert_path = var.build.extra_ca_cert_path
+  build_dir          = var.build.build_dir
+  keep_locally       = var.build.keep_locally
+  legacy_builder     = var.build.legacy_builder
+  labels             = var.stack.labels
+}
+
+resource "docker_volume" "data" {
+  name = "${var.stack.prefix}-kafka-data"
+
+  dynamic "labels" {
+    for_each = var.stack.labels
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+}
+
+resource "docker_container" "kafka" {
+  count = var.stack.running ? 1 : 0
+
+  name     = "${var.stack.prefix}-kafka"
+  hostname = local.alias
+  image    = module.image.image_id
+  restart  = "unless-stopped"
+
+  env = [
+    "KAFKA_TOPIC=${var.topic}",
+    "KAFKA_TOPIC_PARTITIONS=${var.topic_partitions}",
+    "KAFKA_HEAP=${var.heap}",
+    "KAFKA_INTERNAL_HOST=${local.alias}",
+    "KAFKA_INTERNAL_PORT=${local.internal_port}",
+    "KAFKA_EXTERNAL_PORT=${var.host_port}",
+    "KAFKA_EXTERNAL_ADVERTISED=${var.advertised_host}:${var.host_port}",
+    "KAFKA_CONTROLLER_PORT=${var.controller_port}",
+  ]
+
+  networks_advanced {
+    name    = var.stack.network
+    aliases = [local.alias]
+  }
+
+  ports {
+    internal = var.host_port
+    external = var.host_port
+    ip       = var.stack.bind_address
+  }
+
+  volumes {
+    volume_name    = docker_volume.data.name
+    container_path = "/var/lib/kafka/data"
+  }
+
+  healthcheck {
+    test         = ["CMD", "/opt/kafka/healthcheck.sh"]
+    interval     = "5s"
+    timeout      = "5s"
+    start_period = "2m0s"
+    retries      = 3
+  }
+
+  wait                  = true
+  wait_timeout          = 180
+  destroy_grace_seconds = 60
+  stop_timeout          = 60
+
+  log_driver = "json-file"
+  log_opts   = { "max-size" = "10m", "max-file" = "3" }
+
+  dynamic "labels" {
+    for_each = merge(var.stack.labels, { "org.wikistream.service" = "kafka" })
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+}

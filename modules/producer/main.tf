@@ -1,0 +1,90 @@
+# The click producer (python -m producer): seeds the users table, then streams clicks to Kafka.
+# Healthy once the users are seeded and the stream runs; its data set and model cache are kept on
+# the named volume <prefix>-producer-data.
+
+module "image" {
+  source = "../image"
+
+  image     = "producer"
+  repo_root = var.build.repo_root
+  source_patterns = [
+    "docker/producer/*", "docker/common/*", "docker/build-context.sh", "requirements.lock", "pyproject.toml",
+    "producer/**/*.py", "wikistream/**/*.py", "config/stack.env",
+  ]
+  namespace          = var.build.namespace
+  base_image         = var.build.base_image
+  extra_ca_cert_path = var.build.extra_ca_cert_path
+  build_dir          = var.build.build_dir
+  keep_locally       = var.build.keep_locally
+  legacy_builder     = var.build.legacy_builder
+  labels             = var.stack.labels
+}
+
+resource "docker_volume" "data" {
+  name = "${var.stack.prefix}-producer-data"
+
+  dynamic "labels" {
+    for_each = var.stack.labels
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+}
+
+resource "docker_container" "producer" {
+  count = var.stack.running ? 1 : 0
+
+  name     = "${var.stack.prefix}-producer"
+  hostname = "producer"
+  image    = module.image.image_id
+  restart  = "unless-stopped"
+
+  env = [
+    "KAFKA_BOOTSTRAP_SERVERS=${var.kafka.bootstrap_servers}",
+    "KAFKA_TOPIC=${var.kafka.topic}",
+    "POSTGRES_HOST=${var.postgres.host}",
+    "POSTGRES_PORT=${var.postgres.port}",
+    "POSTGRES_DB=${var.postgres.database}",
+    "POSTGRES_USER=${var.postgres.user}",
+    "POSTGRES_PASSWORD=${var.postgres_password}",
+    "PRODUCER_RATE=${var.rate}",
+    "USERS_COUNT=${var.users_count}",
+    "PRODUCER_USER_SOURCE=${var.user_source}",
+  ]
+
+  networks_advanced {
+    name = var.stack.network
+  }
+
+  volumes {
+    volume_name    = docker_volume.data.name
+    container_path = "/data"
+  }
+
+  healthcheck {
+    test         = ["CMD", "/usr/local/bin/healthcheck.sh"]
+    interval     = "3s"
+    timeout      = "5s"
+    start_period = "5m0s"
+    retries      = 3
+  }
+
+  wait                  = true
+  wait_timeout          = 360
+  destroy_grace_seconds = 20
+  stop_timeout          = 20
+
+  log_driver = "json-file"
+  log_opts   = { "max-size" = "10m", "max-file" = "3" }
+
+  dynamic "labels" {
+    for_each = merge(var.stack.labels, { "org.wikistream.service" = "producer" })
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+
+  depends_on = [var.start_after]
+}

@@ -1,0 +1,121 @@
+# wikistream as containers: Kafka (KRaft) -> PyFlink job on a Flink cluster -> PostgreSQL, the
+# click producer, and Metabase. Start order follows health: PostgreSQL (schema applied) and Kafka
+# (topic created) -> producer (users seeded) -> Flink job RUNNING; Flink's JobManager and
+# TaskManagers start alongside. Every container has a health check and `wait = true`, so
+# `terraform apply` returns once the whole stack is healthy and the job is RUNNING.
+
+locals {
+  repo_root = abspath("${path.module}/..")
+  s         = local.settings
+
+  labels = {
+    "org.wikistream.project" = var.name_prefix
+    "org.wikistream.managed" = "terraform"
+  }
+
+  stack = {
+    prefix       = var.name_prefix
+    network      = module.network.name
+    running      = var.running
+    labels       = local.labels
+    bind_address = var.bind_address
+  }
+
+  build = {
+    repo_root          = local.repo_root
+    base_image         = coalesce(var.base_image, local.s["BASE_IMAGE"])
+    extra_ca_cert_path = var.extra_ca_cert_path == "" ? "" : abspath(var.extra_ca_cert_path)
+    build_dir          = "${local.repo_root}/build/docker/${var.name_prefix}"
+    namespace          = var.image_namespace
+    keep_locally       = var.keep_images
+    legacy_builder     = var.legacy_builder
+  }
+
+  writer_user = "wikistream_writer"
+  reader_user = "wikistream_reader"
+}
+
+module "network" {
+  source = "../modules/network"
+
+  name   = var.name_prefix
+  labels = local.labels
+}
+
+module "postgres" {
+  source = "../modules/postgres"
+
+  stack     = local.stack
+  build     = local.build
+  host_port = tonumber(local.s["POSTGRES_PORT"])
+  database  = local.s["POSTGRES_DB"]
+  passwords = local.postgres_passwords
+}
+
+module "kafka" {
+  source = "../modules/kafka"
+
+  stack            = local.stack
+  build            = local.build
+  host_port        = tonumber(local.s["KAFKA_PORT"])
+  controller_port  = tonumber(local.s["KAFKA_CONTROLLER_PORT"])
+  advertised_host  = var.kafka_advertised_host
+  topic            = local.s["KAFKA_TOPIC"]
+  topic_partitions = tonumber(local.s["KAFKA_TOPIC_PARTITIONS"])
+}
+
+module "producer" {
+  source = "../modules/producer"
+
+  stack = local.stack
+  build = local.build
+  kafka = {
+    bootstrap_servers = module.kafka.bootstrap_internal
+    topic             = local.s["KAFKA_TOPIC"]
+  }
+  postgres = {
+    host     = module.postgres.internal_host
+    port     = module.postgres.internal_port
+    database = module.postgres.database
+    user     = module.postgres.admin_user
+  }
+  # Seeding inserts into users: the owner role, as in the embedded stack.
+  postgres_password = local.postgres_passwords.admin
+  rate              = coalesce(var.producer_rate, tonumber(local.s["PRODUCER_RATE"]))
+  users_count       = tonumber(local.s["USERS_COUNT"])
+  user_source       = var.producer_user_source
+  start_after       = compact([module.postgres.container_id, module.kafka.container_id])
+}
+
+module "flink" {
+  source = "../modules/flink"
+
+  stack             = local.stack
+  build             = local.build
+  rest_port         = tonumber(local.s["FLINK_REST_PORT"])
+  rpc_port          = tonumber(local.s["FLINK_RPC_PORT"])
+  task_slots        = tonumber(local.s["FLINK_TASK_SLOTS"])
+  taskmanager_count = var.taskmanager_count
+  job_parallelism   = var.job_parallelism
+  memory            = var.flink_memory
+  job = {
+    name                    = local.s["FLINK_JOB_NAME"]
+    kafka_bootstrap_servers = module.kafka.bootstrap_internal
+    kafka_topic             = local.s["KAFKA_TOPIC"]
+    postgres_jdbc_url       = module.postgres.jdbc_url_internal
+    postgres_writer_user    = local.writer_user
+  }
+  postgres_writer_password = local.postgres_passwords.writer
+  job_after                = compact([module.kafka.container_id, module.postgres.container_id, module.producer.container_id])
+}
+
+module "metabase" {
+  source = "../modules/metabase"
+
+  stack              = local.stack
+  enabled            = var.enable_metabase
+  image              = coalesce(var.metabase_image, local.s["METABASE_IMAGE"])
+  keep_image_locally = var.keep_images
+  host_port          = tonumber(local.s["METABASE_PORT"])
+  start_after        = compact([module.postgres.container_id])
+}

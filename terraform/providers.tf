@@ -1,0 +1,3 @@
+provider "docker" {
+  host = var.docker_host
+}

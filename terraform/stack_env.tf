@@ -1,0 +1,18 @@
+# One source of truth: config/stack.env (versions, image tags, ports, names), read here as the
+# Makefile and wikistream.settings read it; var.stack_env_overrides wins over it (the tests use it
+# for free ports).
+
+locals {
+  stack_env_files = ["${path.module}/../config/stack.env"]
+  stack_env_line  = "^([A-Z][A-Z0-9_]*)=(.*)$"
+
+  stack_env = merge([
+    for file in local.stack_env_files : {
+      for line in split("\n", file(file)) :
+      regex(local.stack_env_line, trimspace(line))[0] => trim(regex(local.stack_env_line, trimspace(line))[1], "\"'")
+      if can(regex(local.stack_env_line, trimspace(line)))
+    }
+  ]...)
+
+  settings = merge(local.stack_env, var.stack_env_overrides)
+}

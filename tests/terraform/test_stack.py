@@ -1,0 +1,164 @@
+"""The container stack for real: terraform apply (Metabase off), clicks in PostgreSQL, destroy, nothing left.
+
+One stack under a test prefix (wstest-<random>) and free host ports is applied for this module
+(tests/terraform/conftest.py) and destroyed at the end, also when a test fails. Tests run in file
+order; the last one destroys the stack itself and checks that nothing with its prefix is left.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.request
+import uuid
+
+import psycopg2
+import pytest
+from kafka import KafkaProducer
+
+from stack.containers import TerraformStack, container_count_rows, container_stack_running, container_status
+from tests.terraform.conftest import destroy_and_clean
+from tests.terraform.tfdriver import TerraformRun, docker_names
+from wikistream.events import ClickEvent
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
+
+DEADLINE_S = 180.0
+
+
+def admin_dsn(outputs: dict) -> str:
+    postgres = outputs["postgres"]
+    return (
+        f"host={postgres['host']} port={postgres['port']} dbname={postgres['database']} "
+        f"user={postgres['users']['admin']} password={outputs['postgres_passwords']['admin']} connect_timeout=5"
+    )
+
+
+def scalar(dsn: str, query: str, *args: object) -> int:
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(query, args)
+        return int(cur.fetchone()[0])
+
+
+def test_apply_returns_with_the_job_running(applied_stack: TerraformRun) -> None:
+    outputs = applied_stack.outputs()
+    with urllib.request.urlopen(f"{outputs['flink_ui_url']}/jobs/overview", timeout=10) as response:  # noqa: S310
+        jobs = json.loads(response.read())["jobs"]
+    assert [job["state"] for job in jobs if job["name"] == outputs["flink_job_name"]] == ["RUNNING"]
+    for name in [*outputs["containers"].values(), *outputs["flink_containers"]]:
+        health = subprocess.run(
+            ["docker", "inspect", "--format", "{{.State.Health.Status}}", name],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        assert health == "healthy", name
+
+
+def test_published_ports_listen_on_localhost_only(applied_stack: TerraformRun) -> None:
+    outputs = applied_stack.outputs()
+    for name in [*outputs["containers"].values(), *outputs["flink_containers"]]:
+        ports = json.loads(
+            subprocess.run(
+                ["docker", "inspect", "--format", "{{json .NetworkSettings.Ports}}", name],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        host_ips = {binding["HostIp"] for bindings in (ports or {}).values() if bindings for binding in bindings}
+        assert host_ips <= {"127.0.0.1"}, (name, host_ips)
+
+
+def test_schema_and_seeded_users_are_in_the_database(applied_stack: TerraformRun) -> None:
+    dsn = admin_dsn(applied_stack.outputs())
+    assert scalar(dsn, "SELECT count(*) FROM users") == 500
+    # The reader role logs in with its generated password and can read, not write.
+    outputs = applied_stack.outputs()
+    postgres = outputs["postgres"]
+    reader = psycopg2.connect(
+        host=postgres["host"],
+        port=postgres["port"],
+        dbname=postgres["database"],
+        user=postgres["users"]["reader"],
+        password=outputs["postgres_passwords"]["reader"],
+    )
+    try:
+        with reader.cursor() as cur:
+            cur.execute("SELECT count(*) FROM clicks")
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cur.execute("DELETE FROM clicks")
+    finally:
+        reader.close()
+
+
+def test_producer_clicks_arrive_in_postgres(applied_stack: TerraformRun) -> None:
+    dsn = admin_dsn(applied_stack.outputs())
+    first = scalar(dsn, "SELECT count(*) FROM clicks")
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        if scalar(dsn, "SELECT count(*) FROM clicks") > first:
+            return
+        time.sleep(2)
+    pytest.fail(f"no new clicks within {DEADLINE_S:.0f} s (started at {first})")
+
+
+def test_events_sent_to_the_published_kafka_port_reach_postgres(applied_stack: TerraformRun) -> None:
+    outputs = applied_stack.outputs()
+    tag = f"tfstack-{uuid.uuid4().hex[:8]}"
+    now_ms = int(time.time() * 1000)
+    events = [
+        ClickEvent(
+            event_id=f"{tag}-{i}",
+            user_id=f"{tag}-user",
+            session_id=f"{tag}-session",
+            seq=i + 1,
+            prev="other-search" if i == 0 else f"Page_{i}",
+            curr=f"Page_{i + 1}",
+            type="external" if i == 0 else "link",
+            event_time_ms=now_ms - 5_000 + i,
+        )
+        for i in range(10)
+    ]
+    producer = KafkaProducer(bootstrap_servers=outputs["kafka_bootstrap_servers"], acks="all")
+    try:
+        for event in events:
+            producer.send(
+                outputs["kafka_topic"],
+                key=event.user_id.encode(),
+                value=event.to_json(),
+                timestamp_ms=event.event_time_ms,
+            )
+        producer.flush(timeout=30)
+    finally:
+        producer.close()
+    dsn = admin_dsn(outputs)
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        if scalar(dsn, "SELECT count(*) FROM clicks WHERE event_id LIKE %s", f"{tag}-%") == len(events):
+            return
+        time.sleep(2)
+    pytest.fail(f"the {len(events)} events sent to {outputs['kafka_bootstrap_servers']} did not all arrive")
+
+
+def test_stack_containers_api_reads_the_state(applied_stack: TerraformRun) -> None:
+    view = TerraformStack(state=applied_stack.state)
+    assert container_stack_running(view)
+    status = dict(container_status(view))
+    assert status[f"{applied_stack.prefix}-postgres"] == "running (healthy)"
+    assert status["flink-job"].startswith("RUNNING")
+    counts = container_count_rows(view)
+    assert counts["users"] == 500 and counts["clicks"] > 0
+
+
+def test_a_second_apply_changes_nothing(applied_stack: TerraformRun) -> None:
+    """Images are rebuilt only when their sources change: an unchanged checkout plans no change."""
+    assert applied_stack.plan_exit_code() == 0, applied_stack.log[-1]
+
+
+def test_destroy_leaves_nothing_behind(applied_stack: TerraformRun) -> None:
+    destroy_and_clean(applied_stack, applied_stack.prefix)
+    assert not container_stack_running(TerraformStack(state=applied_stack.state))
+    for kind in ("container", "volume", "network"):
+        assert docker_names(kind, applied_stack.prefix) == [], kind
