@@ -119,3 +119,25 @@ module "metabase" {
   host_port          = tonumber(local.s["METABASE_PORT"])
   start_after        = compact([module.postgres.container_id])
 }
+
+# The dashboards, applied through Metabase's API once Metabase is healthy (docker_container waits
+# for its health check), and again whenever their definitions change. The apply is idempotent.
+resource "terraform_data" "dashboards" {
+  count = var.enable_metabase && var.running ? 1 : 0
+
+  triggers_replace = {
+    metabase    = module.metabase.container_name
+    definitions = filesha1("${local.repo_root}/dashboards/definitions/wikistream.yaml")
+  }
+
+  provisioner "local-exec" {
+    working_dir = local.repo_root
+    command     = "${var.python} -m dashboards apply"
+    environment = {
+      METABASE_URL             = module.metabase.url
+      METABASE_DB_HOST         = module.postgres.internal_host
+      METABASE_DB_PORT         = tostring(module.postgres.internal_port)
+      POSTGRES_READER_PASSWORD = local.postgres_passwords.reader
+    }
+  }
+}

@@ -27,7 +27,7 @@ EXTRA_CA_CERT    ?=
 ENABLE_METABASE  ?= true
 TF_VARS          ?=
 TF               := $(TERRAFORM) -chdir=$(TF_DIR)
-TF_APPLY_VARS     = -var 'extra_ca_cert_path=$(EXTRA_CA_CERT)' -var 'enable_metabase=$(ENABLE_METABASE)' $(TF_VARS)
+TF_APPLY_VARS     = -var 'extra_ca_cert_path=$(EXTRA_CA_CERT)' -var 'enable_metabase=$(ENABLE_METABASE)' -var 'python=$(abspath $(PY))' $(TF_VARS)
 TF_PREFIX         = $(or $(shell $(TF) output -raw name_prefix 2>/dev/null),wikistream)
 # Every container resource: `down` destroys exactly these (tests/terraform checks the list is complete).
 TF_CONTAINERS    := module.producer.docker_container.producer module.flink.docker_container.job \

@@ -107,7 +107,7 @@ variable "metabase_image" {
 
   validation {
     condition     = var.metabase_image == null ? true : can(regex("^[a-z0-9./_-]+(:[A-Za-z0-9._-]+|@sha256:[0-9a-f]{64})$", var.metabase_image)) && !endswith(var.metabase_image, ":latest")
-    error_message = "metabase_image must carry an exact tag or digest (not :latest), e.g. metabase/metabase:v0.64.2.2."
+    error_message = "metabase_image must carry an exact tag or digest (not :latest), e.g. metabase/metabase:v0.56.1."
   }
 }
 
@@ -175,5 +175,16 @@ variable "postgres_passwords" {
   validation {
     condition     = alltrue([for password in values(var.postgres_passwords) : password == null ? true : (password == "" || length(password) >= 12)])
     error_message = "A given password must have at least 12 characters."
+  }
+}
+
+variable "python" {
+  type        = string
+  description = "Python interpreter with the project installed, used to apply the dashboards after Metabase is up (make up passes the virtualenv's)."
+  default     = ".venv/bin/python"
+
+  validation {
+    condition     = length(trimspace(var.python)) > 0
+    error_message = "python must name an interpreter."
   }
 }
