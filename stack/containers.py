@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -58,8 +59,11 @@ class TerraformStack:
             state = self.state or self.working_dir / "terraform.tfstate"
             if not state.exists():
                 return {}
-            tf = Terraform(working_dir=str(self.working_dir), terraform_bin_path=terraform_binary())
-            raw = tf.output(state=str(state))
+            # Read from an empty directory: in terraform/ itself, Terraform would first insist on the
+            # providers of its lock file, which a stack applied with another TF_DATA_DIR lacks here.
+            with tempfile.TemporaryDirectory() as empty:
+                tf = Terraform(working_dir=empty, terraform_bin_path=terraform_binary())
+                raw = tf.output(state=str(state.resolve()))
             self._outputs = {name: item["value"] for name, item in (raw or {}).items()}
         return self._outputs
 
