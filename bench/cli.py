@@ -49,9 +49,16 @@ def run(
                                   "reps": reps, "events": events}
     stack = isolated_stack()
     say = typer.echo
+
+    def save() -> None:
+        # After every stage, so an interrupted run keeps what it measured.
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+
     try:
         say(f"cold start on {stack.layout.root} ...")
         results["cold_start_s"] = measure.cold_start_seconds(stack)
+        save()
         stack.producer.stop()
         job = stack.flink.find_job(stack.settings.flink_job_name)
         if job:
@@ -65,6 +72,7 @@ def run(
             results["baseline_producer_kafka_eps"] = _median(
                 [measure.baseline_producer_rate(stack, f"bench-baseline-producer-{i}", producer_events)
                  for i in range(reps)])
+            save()
             say(f"filling a backlog of {events} events ...")
             measure.producer_kafka_rate(stack, "bench-backlog", events)
             for config in (measure.BASELINE, measure.TUNED):
@@ -72,6 +80,7 @@ def run(
                 results[f"{config.name}_e2e_eps"] = _median(
                     [measure.drain_throughput(stack, config, "bench-backlog", events, f"bench-{config.name}-{i}")
                      for i in range(reps)])
+                save()
             for config in (measure.BASELINE, measure.TUNED):
                 say(f"latency at 2,000 events/s, {config.name} ...")
                 results[f"{config.name}_latency"] = measure.latency_percentiles(
@@ -83,8 +92,7 @@ def run(
     finally:
         stack.stop(echo=lambda _line: None)
         shutil.rmtree(stack.layout.root, ignore_errors=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    save()
     say(render_table(results))
     say(f"\nwritten to {out}")
 
@@ -105,6 +113,7 @@ def render_table(r: dict) -> str:
         key = f"{p}_ms"
         rows.append((f"latency {p} at 2,000/s (ms)", f"{lat_t[key]:,.0f}", f"{lat_b[key]:,.0f}",
                      ratio(lat_b[key], lat_t[key])))
+    rows.append(("latency run: rows missing after 2 min", f"{lat_t['missing']:,}", f"{lat_b['missing']:,}", ""))
     rows.append(("cold start to first row (s)", f"{r['cold_start_s']:.1f}", "", ""))
     for service, mib in r["peak_memory_mib"].items():
         rows.append((f"peak memory, {service} (MiB)", f"{mib:,.0f}", "", ""))

@@ -123,7 +123,11 @@ def drain_throughput(stack: EmbeddedStack, config: JobConfig, topic: str, total:
 
 def latency_percentiles(stack: EmbeddedStack, config: JobConfig, topic: str, rate: int, seconds: int,
                         group: str) -> dict[str, float]:
-    """p50/p95/p99 (ms) from an event's creation to its row being committed, at a paced rate."""
+    """p50/p95/p99 (ms) from an event's creation to its row being committed, at a paced rate.
+
+    When the pipeline cannot keep up with the rate, the rows still missing after two minutes are
+    reported as `missing` and the percentiles cover the rows that landed (a lower bound).
+    """
     truncate_stream_tables(stack)
     stack.kafka.ensure_topic(topic, stack.settings.kafka_topic_partitions)
     env = stack.job_env() | config.env | {"KAFKA_TOPIC": topic, "KAFKA_GROUP_ID": group}
@@ -145,9 +149,7 @@ def latency_percentiles(stack: EmbeddedStack, config: JobConfig, topic: str, rat
             " SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - event_time) * 1000 AS lat FROM clicks) t"
         )
         (p50, p95, p99), landed = cur.fetchone()
-    if landed != total:
-        raise RuntimeError(f"{landed} rows for {total} events in the latency run")
-    return {"p50_ms": p50, "p95_ms": p95, "p99_ms": p99}
+    return {"p50_ms": p50 or 0.0, "p95_ms": p95 or 0.0, "p99_ms": p99 or 0.0, "missing": total - landed}
 
 
 def cold_start_seconds(stack: EmbeddedStack) -> float:
