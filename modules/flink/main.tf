@@ -34,21 +34,15 @@ locals {
 module "image" {
   source = "../image"
 
-  image     = "flink"
-  repo_root = var.build.repo_root
+  image = "flink"
+  build = var.build
   source_patterns = [
     "docker/flink/*", "docker/common/*", "docker/build-context.sh", "requirements.lock", "pyproject.toml",
     "flink_job/**/*.py", "wikistream/**/*.py", "config/stack.env", "jars/target/flink/*.jar",
   ]
-  required_patterns  = ["jars/target/flink/*.jar"]
-  required_hint      = "Resolve the jars first: make jars (python -m stack jars)."
-  namespace          = var.build.namespace
-  base_image         = var.build.base_image
-  extra_ca_cert_path = var.build.extra_ca_cert_path
-  build_dir          = var.build.build_dir
-  keep_locally       = var.build.keep_locally
-  legacy_builder     = var.build.legacy_builder
-  labels             = var.stack.labels
+  required_patterns = ["jars/target/flink/*.jar"]
+  required_hint     = "Resolve the jars first: make jars (python -m stack jars)."
+  labels            = var.stack.labels
 }
 
 resource "docker_volume" "data" {

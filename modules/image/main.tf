@@ -6,11 +6,11 @@
 # carries that hash, so `docker ps` shows which sources a container runs.
 
 locals {
-  files       = sort(distinct(flatten([for pattern in var.source_patterns : tolist(fileset(var.repo_root, pattern))])))
-  source_hash = sha1(join("", [for file in local.files : "${file}:${filesha1("${var.repo_root}/${file}")};"]))
+  files       = sort(distinct(flatten([for pattern in var.source_patterns : tolist(fileset(var.build.repo_root, pattern))])))
+  source_hash = sha1(join("", [for file in local.files : "${file}:${filesha1("${var.build.repo_root}/${file}")};"]))
   tag         = substr(local.source_hash, 0, 12)
-  context_dir = "${var.build_dir}/${var.image}"
-  missing     = [for pattern in var.required_patterns : pattern if length(fileset(var.repo_root, pattern)) == 0]
+  context_dir = "${var.build.build_dir}/${var.image}"
+  missing     = [for pattern in var.required_patterns : pattern if length(fileset(var.build.repo_root, pattern)) == 0]
 
   # Images are shared by every stack built from the same sources: no per-stack project label.
   image_labels = merge(
@@ -20,43 +20,43 @@ locals {
 }
 
 resource "terraform_data" "context" {
-  triggers_replace = [local.source_hash, var.extra_ca_cert_path]
+  triggers_replace = [local.source_hash, var.build.extra_ca_cert_path]
   input            = local.context_dir
 
   lifecycle {
     precondition {
       condition     = length(local.missing) == 0
-      error_message = "Nothing matches ${join(", ", local.missing)} in ${var.repo_root}. ${var.required_hint}"
+      error_message = "Nothing matches ${join(", ", local.missing)} in ${var.build.repo_root}. ${var.required_hint}"
     }
   }
 
   provisioner "local-exec" {
     command = "\"$SCRIPT\" \"$IMAGE\" \"$OUT\" \"$EXTRA_CA\""
     environment = {
-      SCRIPT   = "${var.repo_root}/docker/build-context.sh"
+      SCRIPT   = "${var.build.repo_root}/docker/build-context.sh"
       IMAGE    = var.image
       OUT      = local.context_dir
-      EXTRA_CA = var.extra_ca_cert_path
+      EXTRA_CA = var.build.extra_ca_cert_path
     }
   }
 }
 
 resource "docker_image" "this" {
-  name         = "${var.namespace}/${var.image}:${local.tag}"
-  keep_locally = var.keep_locally
+  name         = "${var.build.namespace}/${var.image}:${local.tag}"
+  keep_locally = var.build.keep_locally
 
   triggers = {
     sources    = local.source_hash
-    base_image = var.base_image
+    base_image = var.build.base_image
   }
 
   build {
     context            = terraform_data.context.output
     dockerfile         = "Dockerfile"
-    build_args         = { BASE_IMAGE = var.base_image }
+    build_args         = { BASE_IMAGE = var.build.base_image }
     label              = local.image_labels # buildx
     labels             = local.image_labels # classic builder
-    use_legacy_builder = var.legacy_builder
+    use_legacy_builder = var.build.legacy_builder
     remove             = true
     force_remove       = true
   }

@@ -8,9 +8,17 @@ variable "image" {
   }
 }
 
-variable "repo_root" {
-  description = "Absolute path of the repository checkout (holds docker/, config/, jars/ ...)."
-  type        = string
+variable "build" {
+  description = "How images are built, shared by every service module: repo_root (the checkout holding docker/, config/, jars/), base_image (FROM, an exact tag), extra_ca_cert_path (PEM trusted inside the build before pip runs; empty: none), build_dir (where the git-ignored build context is assembled), namespace (<namespace>/<image>:<content hash>), keep_locally (keep the image on destroy for the next apply), legacy_builder (classic builder; Debian's docker.io has no buildx)."
+  type = object({
+    repo_root          = string
+    base_image         = string
+    extra_ca_cert_path = string
+    build_dir          = string
+    namespace          = string
+    keep_locally       = bool
+    legacy_builder     = bool
+  })
 }
 
 variable "source_patterns" {
@@ -28,39 +36,6 @@ variable "required_hint" {
   description = "What to do when a required pattern matches nothing (shown in the plan-time error)."
   type        = string
   default     = ""
-}
-
-variable "namespace" {
-  description = "Repository part of the image name: <namespace>/<image>:<content hash>."
-  type        = string
-}
-
-variable "base_image" {
-  description = "Image every Dockerfile starts FROM (build argument BASE_IMAGE), pinned to an exact tag."
-  type        = string
-}
-
-variable "extra_ca_cert_path" {
-  description = "Optional PEM file with extra CA certificates, trusted inside the build before pip runs (TLS-intercepting proxies). Empty: none."
-  type        = string
-  default     = ""
-}
-
-variable "build_dir" {
-  description = "Directory where the image's build context is assembled (git-ignored)."
-  type        = string
-}
-
-variable "keep_locally" {
-  description = "Keep the image in the Docker engine on destroy, so the next apply reuses it and its build cache."
-  type        = bool
-  default     = true
-}
-
-variable "legacy_builder" {
-  description = "Build with the classic builder (Debian's docker.io has no buildx); false uses the provider's built-in buildx client."
-  type        = bool
-  default     = true
 }
 
 variable "labels" {

@@ -10,18 +10,12 @@ locals {
 module "image" {
   source = "../image"
 
-  image              = "kafka"
-  repo_root          = var.build.repo_root
-  source_patterns    = ["docker/kafka/*", "docker/build-context.sh", "jars/target/kafka/*.jar"]
-  required_patterns  = ["jars/target/kafka/*.jar"]
-  required_hint      = "Resolve the jars first: make jars (python -m stack jars)."
-  namespace          = var.build.namespace
-  base_image         = var.build.base_image
-  extra_ca_cert_path = var.build.extra_ca_cert_path
-  build_dir          = var.build.build_dir
-  keep_locally       = var.build.keep_locally
-  legacy_builder     = var.build.legacy_builder
-  labels             = var.stack.labels
+  image             = "kafka"
+  build             = var.build
+  source_patterns   = ["docker/kafka/*", "docker/build-context.sh", "jars/target/kafka/*.jar"]
+  required_patterns = ["jars/target/kafka/*.jar"]
+  required_hint     = "Resolve the jars first: make jars (python -m stack jars)."
+  labels            = var.stack.labels
 }
 
 resource "docker_volume" "data" {

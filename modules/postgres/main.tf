@@ -10,16 +10,10 @@ locals {
 module "image" {
   source = "../image"
 
-  image              = "postgres"
-  repo_root          = var.build.repo_root
-  source_patterns    = ["docker/postgres/*", "docker/build-context.sh", "sql/[0-9][0-9][0-9]_*.sql"]
-  namespace          = var.build.namespace
-  base_image         = var.build.base_image
-  extra_ca_cert_path = var.build.extra_ca_cert_path
-  build_dir          = var.build.build_dir
-  keep_locally       = var.build.keep_locally
-  legacy_builder     = var.build.legacy_builder
-  labels             = var.stack.labels
+  image           = "postgres"
+  build           = var.build
+  source_patterns = ["docker/postgres/*", "docker/build-context.sh", "sql/[0-9][0-9][0-9]_*.sql"]
+  labels          = var.stack.labels
 }
 
 resource "docker_volume" "data" {

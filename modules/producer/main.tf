@@ -5,19 +5,13 @@
 module "image" {
   source = "../image"
 
-  image     = "producer"
-  repo_root = var.build.repo_root
+  image = "producer"
+  build = var.build
   source_patterns = [
     "docker/producer/*", "docker/common/*", "docker/build-context.sh", "requirements.lock", "pyproject.toml",
     "producer/**/*.py", "wikistream/**/*.py", "config/stack.env",
   ]
-  namespace          = var.build.namespace
-  base_image         = var.build.base_image
-  extra_ca_cert_path = var.build.extra_ca_cert_path
-  build_dir          = var.build.build_dir
-  keep_locally       = var.build.keep_locally
-  legacy_builder     = var.build.legacy_builder
-  labels             = var.stack.labels
+  labels = var.stack.labels
 }
 
 resource "docker_volume" "data" {
