@@ -10,7 +10,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install jars run stop reset status count-rows test test-fast bench lock
+.PHONY: help install jars run stop reset status count-rows test test-fast bench bench-profile lock
 
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,7 +53,11 @@ test-fast: $(STAMP) ## Only the fast tests (no services started)
 
 bench: $(STAMP) ## Throughput, latency, memory, cold start vs the baseline (about 17 min)
 	@$(PY) -m stack jars
-	@$(PY) -m bench
+	@$(PY) -m bench run
+
+bench-profile: $(STAMP) ## Where the job spends its time: jstack profile of a drain (bench/profiles/)
+	@$(PY) -m stack jars
+	@$(PY) -m bench profile
 
 # The container stack (Terraform) and the dashboards keep their targets beside their code.
 -include terraform/terraform.mk

@@ -9,6 +9,8 @@ import shutil
 import statistics
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -16,6 +18,8 @@ import typer
 from bench import measure
 from bench.isolated import isolated_stack
 from bench.memory import MemorySampler
+from bench.profile import StackSampler
+from stack.embedded import EmbeddedStack
 from stack.preflight import PrerequisiteError
 from wikistream.settings import REPO_ROOT
 
@@ -36,6 +40,28 @@ def _median(samples: list[float]) -> float:
     return statistics.median(samples)
 
 
+@contextmanager
+def _isolated() -> Iterator[EmbeddedStack]:
+    """An isolated embedded stack, stopped and deleted afterwards; a failure ends with one red line."""
+    stack = isolated_stack()
+    try:
+        yield stack
+    except (PrerequisiteError, RuntimeError, subprocess.CalledProcessError) as error:
+        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from error
+    finally:
+        stack.stop(echo=lambda _line: None)
+        shutil.rmtree(stack.layout.root, ignore_errors=True)
+
+
+def _quiesce(stack: EmbeddedStack) -> None:
+    """Stop what `make run` started on top of the services (producer, job): measurements start their own."""
+    stack.producer.stop()
+    job = stack.flink.find_job(stack.settings.flink_job_name)
+    if job:
+        stack.flink.cancel(job[0])
+
+
 @app.command()
 def run(
     reps: int = typer.Option(3, min=1, help="Repetitions of each throughput measurement (the median is reported)."),
@@ -47,7 +73,6 @@ def run(
     """Run every measurement on an isolated embedded stack and report medians with the baseline ratio."""
     results: dict[str, object] = {"machine": _machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                   "reps": reps, "events": events}
-    stack = isolated_stack()
     say = typer.echo
 
     def save() -> None:
@@ -55,23 +80,22 @@ def run(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
 
-    try:
+    with _isolated() as stack:
         say(f"cold start on {stack.layout.root} ...")
         results["cold_start_s"] = measure.cold_start_seconds(stack)
         save()
-        stack.producer.stop()
-        job = stack.flink.find_job(stack.settings.flink_job_name)
-        if job:
-            stack.flink.cancel(job[0])
+        _quiesce(stack)
         with MemorySampler(stack) as memory:
             say("producer only (dry run, Kafka, Kafka with client defaults) ...")
             results["producer_dry_run_eps"] = _median(
                 [measure.producer_dry_run_rate(stack, producer_events) for _ in range(reps)])
             results["producer_kafka_eps"] = _median(
                 [measure.producer_kafka_rate(stack, f"bench-producer-{i}", producer_events) for i in range(reps)])
-            results["baseline_producer_kafka_eps"] = _median(
-                [measure.baseline_producer_rate(stack, f"bench-baseline-producer-{i}", producer_events)
-                 for i in range(reps)])
+            serialised = measure.producer_events(stack, producer_events)
+            for key, client in (("baseline_producer_kafka_eps", measure.baseline_producer_rate),
+                                ("kafka_python_client_eps", measure.kafka_python_rate),
+                                ("confluent_kafka_client_eps", measure.confluent_kafka_rate)):
+                results[key] = _median([client(stack, f"bench-{key}-{i}", serialised) for i in range(reps)])
             save()
             say(f"filling a backlog of {events} events ...")
             measure.producer_kafka_rate(stack, "bench-backlog", events)
@@ -86,15 +110,36 @@ def run(
                 results[f"{config.name}_latency"] = measure.latency_percentiles(
                     stack, config, f"bench-latency-{config.name}", 2000, latency_seconds, f"bench-lat-{config.name}")
         results["peak_memory_mib"] = memory.peaks_mib
-    except (PrerequisiteError, RuntimeError, subprocess.CalledProcessError) as error:
-        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from error
-    finally:
-        stack.stop(echo=lambda _line: None)
-        shutil.rmtree(stack.layout.root, ignore_errors=True)
     save()
     say(render_table(results))
     say(f"\nwritten to {out}")
+
+
+@app.command()
+def profile(
+    config: str = typer.Option("tuned", help="Job configuration to profile: tuned or baseline."),
+    events: int = typer.Option(30_000, min=1000, help="Events in the backlog the job drains while sampled."),
+    interval: float = typer.Option(0.5, min=0.1, help="Seconds between two jstack samples."),
+    out_dir: Path = typer.Option(REPO_ROOT / "bench" / "profiles", help="Where to write the profile."),
+) -> None:
+    """Sample the TaskManager's task threads with jstack during an end-to-end drain; write the profile."""
+    configs = {c.name: c for c in (measure.TUNED, measure.BASELINE)}
+    if config not in configs:
+        raise typer.BadParameter(f"pick one of {', '.join(configs)}", param_hint="--config")
+    with _isolated() as stack:
+        typer.echo(f"starting an isolated stack on {stack.layout.root} ...")
+        stack.run(echo=lambda _line: None)
+        _quiesce(stack)
+        typer.echo(f"filling a backlog of {events} events, then draining it under the sampler ...")
+        measure.producer_kafka_rate(stack, "bench-backlog", events)
+        with StackSampler(stack, interval) as sampler:
+            rate = measure.drain_throughput(stack, configs[config], "bench-backlog", events, "bench-profile")
+    title = f"Profile of the TaskManager during the {config} end-to-end drain of {events:,} events ({rate:,.0f} events/s)."
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"taskmanager-{config}-drain.txt"
+    target.write_text(sampler.render(title))
+    typer.echo(target.read_text())
+    typer.echo(f"written to {target}")
 
 
 def render_table(r: dict) -> str:
@@ -106,6 +151,11 @@ def render_table(r: dict) -> str:
         ("producer, dry run (events/s)", f"{r['producer_dry_run_eps']:,.0f}", "", ""),
         ("producer to Kafka (events/s)", f"{r['producer_kafka_eps']:,.0f}", f"{r['baseline_producer_kafka_eps']:,.0f}",
          ratio(r["producer_kafka_eps"], r["baseline_producer_kafka_eps"])),
+        ("client alone, kafka-python, keyed, acks=all (events/s)", f"{r['kafka_python_client_eps']:,.0f}",
+         f"{r['baseline_producer_kafka_eps']:,.0f}", ratio(r["kafka_python_client_eps"], r["baseline_producer_kafka_eps"])),
+        ("client alone, confluent-kafka, same settings (events/s)", f"{r['confluent_kafka_client_eps']:,.0f}",
+         f"{r['baseline_producer_kafka_eps']:,.0f}",
+         ratio(r["confluent_kafka_client_eps"], r["baseline_producer_kafka_eps"])),
         ("end-to-end, zero loss (events/s)", f"{r['tuned_e2e_eps']:,.0f}", f"{r['baseline_e2e_eps']:,.0f}",
          ratio(r["tuned_e2e_eps"], r["baseline_e2e_eps"])),
     ]

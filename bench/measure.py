@@ -14,9 +14,12 @@ import time
 from contextlib import closing
 from dataclasses import dataclass
 
+import confluent_kafka
+import orjson
 import psycopg2
 from kafka import KafkaProducer
 
+from producer.sinks import KafkaSink
 from stack.credentials import ADMIN_USER
 from stack.embedded import EmbeddedStack, Progress
 
@@ -81,23 +84,76 @@ def producer_kafka_rate(stack: EmbeddedStack, topic: str, total: int) -> float:
     return run_producer(stack, topic, total, "--no-pace", "--rate", "20000")
 
 
-def baseline_producer_rate(stack: EmbeddedStack, topic: str, total: int) -> float:
-    """kafka-python with its defaults and no key, sending the producer's own events (from a dry run)."""
-    stack.kafka.ensure_topic(topic, stack.settings.kafka_topic_partitions)
+def producer_events(stack: EmbeddedStack, total: int) -> list[bytes]:
+    """The producer's own events, serialised (from a dry run), to time a Kafka client alone."""
     env = stack.producer_env()
-    lines = subprocess.run(  # noqa: S603
+    return subprocess.run(  # noqa: S603
         [sys.executable, "-m", "producer", "run", "--dry-run", "--no-pace", "--total", str(total), "--seed", "7",
          "--rate", "20000"],
         env=env, capture_output=True, check=True,
     ).stdout.splitlines()
+
+
+def baseline_producer_rate(stack: EmbeddedStack, topic: str, events: list[bytes]) -> float:
+    """kafka-python with its defaults and no key, sending pre-serialised events."""
+    stack.kafka.ensure_topic(topic, stack.settings.kafka_topic_partitions)
     producer = KafkaProducer(bootstrap_servers=stack.kafka.bootstrap)
     started = time.monotonic()
-    for line in lines:
+    for line in events:
         producer.send(topic, value=line)
     producer.flush()
     elapsed = time.monotonic() - started
     producer.close()
-    return len(lines) / elapsed
+    return len(events) / elapsed
+
+
+def _keyed(events: list[bytes]) -> list[tuple[bytes, bytes]]:
+    return [(orjson.loads(line)["user_id"].encode(), line) for line in events]
+
+
+def kafka_python_rate(stack: EmbeddedStack, topic: str, events: list[bytes]) -> float:
+    """The design card's client with the producer's settings (keyed, acks=all, idempotent), transport only."""
+    stack.kafka.ensure_topic(topic, stack.settings.kafka_topic_partitions)
+    records = _keyed(events)
+    sink = KafkaSink(stack.kafka.bootstrap, topic, connect_attempts=3)
+    started = time.monotonic()
+    for key, value in records:
+        sink.producer.send(topic, value=value, key=key)
+    sink.producer.flush()
+    elapsed = time.monotonic() - started
+    sink.close()
+    return len(records) / elapsed
+
+
+def confluent_kafka_rate(stack: EmbeddedStack, topic: str, events: list[bytes]) -> float:
+    """The alternative client (librdkafka) with the same settings, transport only; every delivery checked."""
+    stack.kafka.ensure_topic(topic, stack.settings.kafka_topic_partitions)
+    records = _keyed(events)
+    failures: list[object] = []
+    producer = confluent_kafka.Producer({
+        "bootstrap.servers": stack.kafka.bootstrap, "acks": "all", "enable.idempotence": True,
+        "linger.ms": 20, "batch.size": 256 * 1024,
+    })
+
+    def delivered(error: object, _message: object) -> None:
+        if error is not None:
+            failures.append(error)
+
+    started = time.monotonic()
+    for key, value in records:
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key, on_delivery=delivered)
+                break
+            except BufferError:
+                # The local queue is full: serve delivery reports until there is room.
+                producer.poll(0.01)
+        producer.poll(0)
+    left = producer.flush(60)
+    elapsed = time.monotonic() - started
+    if left or failures:
+        raise RuntimeError(f"confluent-kafka: {left} undelivered, {len(failures)} failed ({failures[:3]})")
+    return len(records) / elapsed
 
 
 def drain_throughput(stack: EmbeddedStack, config: JobConfig, topic: str, total: int, group: str,

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from stack.embedded import EmbeddedStack
-from stack.process import ManagedProcess, group_members
+from stack.process import ManagedProcess, process_tree
 
 
 def _pss_kib(pid: int) -> int:
@@ -24,14 +24,19 @@ def _pss_kib(pid: int) -> int:
     return 0
 
 
+def services(stack: EmbeddedStack) -> dict[str, ManagedProcess]:
+    """Each long-running service of the stack, by the name the benchmark reports it under."""
+    return {
+        "kafka": stack.kafka.process,
+        "flink-jobmanager": stack.flink.jobmanager,
+        "flink-taskmanager": stack.flink.taskmanager,
+        "postgres": stack.postgres.process,
+    }
+
+
 class MemorySampler:
     def __init__(self, stack: EmbeddedStack, interval_s: float = 1.0) -> None:
-        self.services: dict[str, ManagedProcess] = {
-            "kafka": stack.kafka.process,
-            "flink-jobmanager": stack.flink.jobmanager,
-            "flink-taskmanager": stack.flink.taskmanager,
-            "postgres": stack.postgres.process,
-        }
+        self.services = services(stack)
         self.interval_s = interval_s
         self.peaks_mib = dict.fromkeys([*self.services, "total"], 0.0)
         self._stop = threading.Event()
@@ -41,7 +46,7 @@ class MemorySampler:
         total = 0.0
         for name, process in self.services.items():
             pid = process.pid()
-            mib = sum(_pss_kib(member) for member in group_members(pid)) / 1024 if pid else 0.0
+            mib = sum(_pss_kib(member) for member in process_tree(pid)) / 1024 if pid else 0.0
             self.peaks_mib[name] = max(self.peaks_mib[name], mib)
             total += mib
         self.peaks_mib["total"] = max(self.peaks_mib["total"], total)

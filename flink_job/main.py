@@ -12,6 +12,7 @@ from pyflink.table import EnvironmentSettings, TableEnvironment  # noqa: E402
 
 from flink_job.pipeline import insert_statements, sink_ddls, source_ddl, users_ddl, view_ddls  # noqa: E402
 from flink_job.settings import JobSettings  # noqa: E402
+from flink_job.validation import function_ddl  # noqa: E402
 
 
 def build(settings: JobSettings) -> TableEnvironment:
@@ -28,7 +29,7 @@ def build(settings: JobSettings) -> TableEnvironment:
         "table.exec.state.ttl": settings.session_state_ttl,
     }.items():
         config.set(key, value)
-    for ddl in [source_ddl(settings), users_ddl(settings), *sink_ddls(settings), *view_ddls(settings)]:
+    for ddl in [function_ddl(), source_ddl(settings), users_ddl(settings), *sink_ddls(settings), *view_ddls(settings)]:
         t_env.execute_sql(ddl)
     return t_env
 

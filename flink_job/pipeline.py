@@ -1,6 +1,7 @@
 """The job's tables and statements: where a Kafka message becomes a row.
 
     kafka_clicks (raw payload + partition/offset/timestamp)
+      -> parsed_clicks      the payload parsed once (JSON_FIELDS, flink_job/functions)
       -> checked            every message with its reject reason (NULL when valid)
       -> rejected_events    messages with a reason, with their payload and Kafka position
       -> valid_clicks       typed clicks, event time + watermark
@@ -15,7 +16,7 @@
 from __future__ import annotations
 
 from flink_job.settings import JobSettings
-from flink_job.validation import json_value, reject_reason_sql, rowtime_sql
+from flink_job.validation import field_sql, parse_sql, reject_reason_sql, rowtime_sql
 from wikistream.events import INTERNAL_LINK_CLASS, REFERRER_CLASSES
 
 
@@ -53,7 +54,7 @@ CREATE TEMPORARY TABLE kafka_clicks (
     kafka_partition INT METADATA FROM 'partition' VIRTUAL,
     kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
     kafka_ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
-    event_time AS {rowtime_sql("kafka_ts")},
+    event_time AS {rowtime_sql(f"({parse_sql(settings.max_event_chars)})", "kafka_ts")},
     proc_time AS PROCTIME(),
     WATERMARK FOR event_time AS event_time - INTERVAL '{settings.watermark_delay_s}' SECOND
 ) WITH (
@@ -137,21 +138,25 @@ def _referrer_class_sql() -> str:
 
 
 def view_ddls(settings: JobSettings) -> list[str]:
+    parsed = f"""
+CREATE TEMPORARY VIEW parsed_clicks AS
+SELECT payload, kafka_partition, kafka_offset, kafka_ts, event_time, proc_time,
+    {parse_sql(settings.max_event_chars)} AS parsed
+FROM kafka_clicks"""
     checked = f"""
 CREATE TEMPORARY VIEW checked AS
-SELECT payload, kafka_partition, kafka_offset, kafka_ts, event_time, proc_time,
-    {reject_reason_sql(settings.max_event_chars, "kafka_ts")} AS reject_reason
-FROM kafka_clicks"""
+SELECT *, {reject_reason_sql("parsed", "kafka_ts")} AS reject_reason
+FROM parsed_clicks"""
     typed = f"""
 CREATE TEMPORARY VIEW typed_clicks AS
 SELECT
-    {json_value("event_id")} AS event_id,
-    {json_value("user_id")} AS user_id,
-    {json_value("session_id")} AS session_id,
-    {json_value("seq", "INT")} AS seq,
-    {json_value("prev")} AS `prev`,
-    {json_value("curr")} AS curr,
-    {json_value("type")} AS link_type,
+    {field_sql("parsed", "event_id")} AS event_id,
+    {field_sql("parsed", "user_id")} AS user_id,
+    {field_sql("parsed", "session_id")} AS session_id,
+    {field_sql("parsed", "seq", "INT")} AS seq,
+    {field_sql("parsed", "prev")} AS `prev`,
+    {field_sql("parsed", "curr")} AS curr,
+    {field_sql("parsed", "type")} AS link_type,
     event_time, proc_time, kafka_partition, kafka_offset
 FROM checked
 WHERE reject_reason IS NULL"""
@@ -165,7 +170,7 @@ SELECT c.event_id, c.event_time, COALESCE(u.country, 'unknown') AS country
 FROM valid_clicks AS c
 LEFT JOIN users_dim FOR SYSTEM_TIME AS OF c.proc_time AS u
 ON c.user_id = u.user_id"""
-    return [checked, typed, valid, enriched]
+    return [parsed, checked, typed, valid, enriched]
 
 
 def _per_minute(table: str, source: str, dim_expr: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from stack.layout import FLINK_JARS_DIR, JARS_DIR, KAFKA_JARS_DIR
+from stack.layout import FLINK_JARS_DIR, FUNCTIONS_DIR, JARS_DIR, KAFKA_JARS_DIR
 from stack.preflight import PrerequisiteError
 from wikistream.settings import StackSettings
 
@@ -38,11 +38,22 @@ def _maven_properties(settings: StackSettings) -> dict[str, str]:
         "flink.jdbc.connector.version": settings.flink_jdbc_connector_version,
         "postgres.jdbc.version": settings.postgres_jdbc_version,
         "log4j.version": settings.log4j_version,
+        "flink.version": settings.flink_version,
+        "flink.shaded.jackson.version": settings.flink_shaded_jackson_version,
     }
 
 
+def _functions_digest() -> str:
+    """A digest of the functions' sources, so editing them rebuilds the jar."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in FUNCTIONS_DIR.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(FUNCTIONS_DIR).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def _stamp(settings: StackSettings) -> str:
-    return "".join(f"{key}={value}\n" for key, value in sorted(_maven_properties(settings).items()))
+    entries = {**_maven_properties(settings), "functions.sources": _functions_digest()}
+    return "".join(f"{key}={value}\n" for key, value in sorted(entries.items()))
 
 
 STAMP_FILE = JARS_DIR / "target" / "versions.stamp"
@@ -90,6 +101,11 @@ def resolve_jars(settings: StackSettings, tools_dir: Path) -> bool:
     """Run the Maven build unless the jars for these versions are already there; True if it ran."""
     if jars_current(settings):
         return False
+    if shutil.which("javac") is None:
+        raise PrerequisiteError(
+            "a JDK is needed to compile the job's functions (flink_job/functions), but 'javac' is not on PATH: "
+            "install one (Debian: apt-get install openjdk-17-jdk-headless) and run again."
+        )
     mvn = maven_command(settings, tools_dir)
     shutil.rmtree(JARS_DIR / "target", ignore_errors=True)
     defines = [f"-D{key}={value}" for key, value in _maven_properties(settings).items()]

@@ -54,6 +54,8 @@ class Layout:
 
 
 JARS_DIR = REPO_ROOT / "jars"
+# The job's own JVM functions, compiled by the jars/ build (a Maven module).
+FUNCTIONS_DIR = REPO_ROOT / "flink_job" / "functions"
 FLINK_JARS_DIR = JARS_DIR / "target" / "flink"
 KAFKA_JARS_DIR = JARS_DIR / "target" / "kafka"
 SQL_DIR = REPO_ROOT / "sql"

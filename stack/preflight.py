@@ -24,7 +24,7 @@ def java_major_version(java: str = "java") -> int:
     if path is None:
         raise PrerequisiteError(
             f"Java {MIN_JAVA}+ is required but 'java' is not on PATH: install it "
-            "(Debian: apt-get install openjdk-17-jre-headless) and run again."
+            "(Debian: apt-get install openjdk-17-jdk-headless) and run again."
         )
     out = subprocess.run([path, "-version"], capture_output=True, text=True, check=False).stderr
     match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
@@ -40,7 +40,7 @@ def check_java() -> None:
     if major < MIN_JAVA:
         raise PrerequisiteError(
             f"Java {MIN_JAVA}+ is required, found Java {major}: install a newer JDK "
-            "(Debian: apt-get install openjdk-17-jre-headless) or put it first on PATH."
+            "(Debian: apt-get install openjdk-17-jdk-headless) or put it first on PATH."
         )
 
 

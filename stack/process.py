@@ -36,6 +36,27 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and all its live descendants.
+
+    Wider than its process group: PostgreSQL's backends each call setsid(), so they leave the group.
+    """
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields is not None and fields[0] != "Z":
+                children.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        if current == pid and _stat_fields(pid) is None:
+            return []
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
 def _start_ticks(pid: int) -> str | None:
     fields = _stat_fields(pid)
     # Field 22 of stat is the start time, in clock ticks after boot.

@@ -24,6 +24,7 @@ class StackSettings(BaseSettings):
     flink_version: str
     flink_kafka_connector_version: str
     flink_jdbc_connector_version: str
+    flink_shaded_jackson_version: str
     postgres_jdbc_version: str
     kafka_version: str
     log4j_version: str

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from flink_job.validation import reject_reason_sql, rowtime_sql
+from flink_job.settings import JobSettings
+from flink_job.validation import function_ddl, parse_sql, reject_reason_sql, rowtime_sql
 
 pytestmark = pytest.mark.slow
 
@@ -39,12 +40,16 @@ CASES: list[tuple[str, str | None]] = [
     ("not json at all", "not a JSON object"),
     ("[1, 2, 3]", "not a JSON object"),
     ('{"event_id": "e-1", ', "not a JSON object"),
+    (_with() + " trailing", "not a JSON object"),
+    ("", "empty message"),
+    (_with()[:-1] + ', "seq": 2}', "duplicate field"),
     ("x" * 20000, "oversized message (over 16384 characters)"),
     (_with(event_id=...), "missing field: event_id"),
     (_with(user_id=None), "missing field: user_id"),
     (_with(event_id=42), "mistyped field: event_id (expected string)"),
     (_with(seq="1"), "mistyped field: seq (expected integer)"),
     (_with(seq=1.5), "mistyped field: seq (expected integer)"),
+    (_with(seq=12345678901), "mistyped field: seq (expected integer)"),
     (_with(event_time_ms="yesterday"), "mistyped field: event_time_ms (expected integer)"),
     (_with(curr=""), "empty field: curr"),
     (_with(curr="A" * 600), "oversized field: curr"),
@@ -62,6 +67,8 @@ def t_env():
     env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
     env.get_config().set("table.local-time-zone", "UTC")
     env.get_config().set("parallelism.default", "1")
+    env.get_config().set("pipeline.jars", ";".join(JobSettings(POSTGRES_WRITER_PASSWORD="unused").jar_uris()))
+    env.execute_sql(function_ddl())
     return env
 
 
@@ -74,9 +81,12 @@ def test_every_malformed_kind_gets_its_reason_and_valid_events_pass(t_env) -> No
     )
     t_env.create_temporary_view("payloads", source)
     query = f"""
-        SELECT id, {reject_reason_sql(16384, "kafka_ts")} AS reason,
-               CAST({rowtime_sql("kafka_ts")} AS TIMESTAMP(3)) AS rowtime
-        FROM (SELECT id, payload, TO_TIMESTAMP_LTZ({KAFKA_TS_MS}, 3) AS kafka_ts FROM payloads)
+        SELECT id, {reject_reason_sql("parsed", "kafka_ts")} AS reason,
+               CAST({rowtime_sql("parsed", "kafka_ts")} AS TIMESTAMP(3)) AS rowtime
+        FROM (
+            SELECT id, kafka_ts, {parse_sql(16384)} AS parsed
+            FROM (SELECT id, payload, TO_TIMESTAMP_LTZ({KAFKA_TS_MS}, 3) AS kafka_ts FROM payloads)
+        )
     """
     with t_env.execute_sql(query).collect() as results:
         got = {row[0]: (row[1], row[2]) for row in results}

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from stack.process import ManagedProcess, group_members
+from stack.process import ManagedProcess, group_members, process_tree
 
 
 def _service(tmp_path: Path) -> ManagedProcess:
@@ -58,3 +60,25 @@ def test_crash_is_detected(tmp_path: Path) -> None:
             break
     assert service.exited_early()
     assert service.pid() is None
+
+
+def test_process_tree_follows_children_that_left_the_process_group(tmp_path: Path) -> None:
+    # Like PostgreSQL's backends: a child that called setsid() is no longer in its parent's group.
+    service = _service(tmp_path)
+    pid = service.start(["sh", "-c", "setsid sleep 300 & wait"])
+    escaped: list[str] = []
+    try:
+        for _ in range(50):
+            escaped = subprocess.run(["pgrep", "-P", str(pid), "-x", "sleep"], capture_output=True, text=True).stdout.split()
+            if escaped:
+                break
+            time.sleep(0.1)
+        assert escaped, "the setsid child did not start"
+        child = int(escaped[0])
+        assert child not in group_members(pid)
+        assert process_tree(pid) == [pid, child]
+    finally:
+        for child_pid in escaped:
+            os.kill(int(child_pid), signal.SIGKILL)
+        service.stop(timeout=10)
+    assert process_tree(pid) == []
