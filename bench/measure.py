@@ -11,7 +11,7 @@ import re
 import subprocess
 import sys
 import time
-from contextlib import closing
+from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass
 
 import confluent_kafka
@@ -36,6 +36,7 @@ class JobConfig:
 
 
 TUNED = JobConfig("tuned", {})
+LATENCY_WARMUP_S = 15
 BASELINE = JobConfig(
     "baseline",
     {"SINK_BATCH_ROWS": "100", "SINK_FLUSH_INTERVAL": "1 s", "SINK_REWRITE_BATCHED_INSERTS": "false"},
@@ -157,19 +158,24 @@ def confluent_kafka_rate(stack: EmbeddedStack, topic: str, events: list[bytes]) 
 
 
 def drain_throughput(stack: EmbeddedStack, config: JobConfig, topic: str, total: int, group: str,
-                     timeout_s: float = 1800.0) -> float:
-    """Events/s for the job to move a backlog of `total` events from Kafka into PostgreSQL (count verified)."""
+                     timeout_s: float = 1800.0, timed: AbstractContextManager[object] | None = None) -> float:
+    """Events/s for the job to move a backlog of `total` events from Kafka into PostgreSQL (count verified).
+
+    `timed` is entered when the job runs and the clock starts, and left when the last row landed,
+    before the job is cancelled (the profiler samples exactly the drain).
+    """
     truncate_stream_tables(stack)
     env = stack.job_env() | config.env | {"KAFKA_TOPIC": topic, "KAFKA_GROUP_ID": group}
     job_id = stack.flink.submit(env, restore_from=None)
     try:
         stack.wait_until_running(job_id)
-        started = time.monotonic()
-        while (landed := scalar(stack, "SELECT count(*) FROM clicks")) < total:
-            if time.monotonic() - started > timeout_s:
-                raise RuntimeError(f"only {landed:.0f} of {total} events landed within {timeout_s:.0f} s")
-            time.sleep(0.25)
-        elapsed = time.monotonic() - started
+        with timed or nullcontext():
+            started = time.monotonic()
+            while (landed := scalar(stack, "SELECT count(*) FROM clicks")) < total:
+                if time.monotonic() - started > timeout_s:
+                    raise RuntimeError(f"only {landed:.0f} of {total} events landed within {timeout_s:.0f} s")
+                time.sleep(0.25)
+            elapsed = time.monotonic() - started
     finally:
         stack.flink.cancel(job_id)
     if landed != total:
@@ -178,17 +184,20 @@ def drain_throughput(stack: EmbeddedStack, config: JobConfig, topic: str, total:
 
 
 def latency_percentiles(stack: EmbeddedStack, config: JobConfig, topic: str, rate: int, seconds: int,
-                        group: str) -> dict[str, float]:
+                        group: str, warmup_s: int = LATENCY_WARMUP_S) -> dict[str, float]:
     """p50/p95/p99 (ms) from an event's creation to its row being committed, at a paced rate.
 
-    When the pipeline cannot keep up with the rate, the rows still missing after two minutes are
-    reported as `missing` and the percentiles cover the rows that landed (a lower bound).
+    The first warmup_s seconds of events are sent but left out of the percentiles: a freshly
+    started JVM compiles the job's hot code then (the C2 compiler alone took half a core in the
+    first 15 s of a drain; bench/profiles/). When the pipeline cannot keep up with the rate, the
+    rows still missing after two minutes are reported as `missing` and the percentiles cover the
+    rows that landed (a lower bound).
     """
     truncate_stream_tables(stack)
     stack.kafka.ensure_topic(topic, stack.settings.kafka_topic_partitions)
     env = stack.job_env() | config.env | {"KAFKA_TOPIC": topic, "KAFKA_GROUP_ID": group}
     job_id = stack.flink.submit(env, restore_from=None)
-    total = rate * seconds
+    total = rate * (warmup_s + seconds)
     try:
         stack.wait_until_running(job_id)
         run_producer(stack, topic, total, "--rate", str(rate))
@@ -201,11 +210,15 @@ def latency_percentiles(stack: EmbeddedStack, config: JobConfig, topic: str, rat
     # PostgreSQL records when each row's transaction committed (track_commit_timestamp).
     with closing(connect(stack)) as conn, conn.cursor() as cur:
         cur.execute(
-            "SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY lat), count(*) FROM ("
-            " SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - event_time) * 1000 AS lat FROM clicks) t"
+            "SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY lat) FILTER (WHERE measured),"
+            " count(*) FROM ("
+            "  SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - event_time) * 1000 AS lat,"
+            "   event_time >= min(event_time) OVER () + make_interval(secs => %s) AS measured FROM clicks) t",
+            (warmup_s,),
         )
-        (p50, p95, p99), landed = cur.fetchone()
-    return {"p50_ms": p50 or 0.0, "p95_ms": p95 or 0.0, "p99_ms": p99 or 0.0, "missing": total - landed}
+        percentiles, landed = cur.fetchone()
+    p50, p95, p99 = percentiles or (0.0, 0.0, 0.0)
+    return {"p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "missing": total - landed}
 
 
 def cold_start_seconds(stack: EmbeddedStack) -> float:

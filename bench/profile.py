@@ -42,6 +42,7 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 OTHER = "other (Flink runtime, JVM)"
 
+_ANY_THREAD = re.compile(r'^"(?P<name>[^"]+)".*?cpu=(?P<cpu>[\d.]+)ms.*?nid=(?P<nid>\w+)', re.M)
 _THREAD = re.compile(r'^"(?P<name>[^"]+\(\d+/\d+\)#\d+)".*?\n\s+java\.lang\.Thread\.State: (?P<state>\w+)', re.M)
 _FRAME = re.compile(r"^\s+at (?P<frame>[\w$.<>/]+)\(", re.M)
 
@@ -54,6 +55,10 @@ def _java_pid(process: ManagedProcess) -> int:
         if Path(f"/proc/{pid}/comm").read_text().strip() == "java":
             return pid
     raise RuntimeError(f"no java process in the process group of {process.name}")
+
+
+def _first_flink_frame(frames: list[str]) -> str:
+    return next((frame for frame in frames if frame.startswith("org.apache.flink.")), frames[0])
 
 
 def _component(frames: list[str]) -> str:
@@ -119,16 +124,31 @@ class Profile:
     by_component: Counter[str] = field(default_factory=Counter)
     top_frames: Counter[str] = field(default_factory=Counter)
     by_thread: Counter[str] = field(default_factory=Counter)
+    # Task threads not running: the innermost Flink (or connector) frame they wait in.
+    waiting: Counter[str] = field(default_factory=Counter)
+    # Per JVM thread (by native id): its name, and its CPU time (ms) in the first and the last dump.
+    thread_cpu: dict[str, tuple[str, float, float]] = field(default_factory=dict)
+    first_at: float = 0.0
+    last_at: float = 0.0
 
-    def add_dump(self, dump: str) -> None:
+    def add_dump(self, dump: str, at: float) -> None:
+        """One jstack output, taken at monotonic time `at`."""
         self.samples += 1
+        self.first_at = self.first_at or at
+        self.last_at = at
         blocks = re.split(r"\n(?=\")", dump)
+        for header in _ANY_THREAD.finditer(dump):
+            first = self.thread_cpu.get(header["nid"], (header["name"], float(header["cpu"]), 0.0))[1]
+            self.thread_cpu[header["nid"]] = (header["name"], first, float(header["cpu"]))
         for block in blocks:
             match = _THREAD.match(block)
-            if match is None or match["state"] != "RUNNABLE":
+            if match is None:
                 continue
             frames = [f["frame"] for f in _FRAME.finditer(block)]
             if not frames:
+                continue
+            if match["state"] != "RUNNABLE":
+                self.waiting[_first_flink_frame(frames)] += 1
                 continue
             self.runnable += 1
             self.top_frames[frames[0]] += 1
@@ -136,15 +156,28 @@ class Profile:
             self.by_thread[re.sub(r" \(\d+/\d+\)#\d+$", "", match["name"])[:120]] += 1
             self.by_component[_component(frames)] += 1
 
+    def cpu_by_thread_group(self) -> Counter[str]:
+        """CPU ms between the first and the last dump, by thread name without its numbers."""
+        groups: Counter[str] = Counter()
+        for name, first, last in self.thread_cpu.values():
+            group = re.sub(r"[\s#-]*(\(\d+/\d+\)#)?\d+$", "", name)[:110]
+            groups[group] += last - first
+        return groups
+
     def render(self, title: str, interval_s: float, cpu: list[str]) -> str:
         def share(count: int) -> str:
             return f"{100 * count / self.runnable:6.1f}%" if self.runnable else "     -"
+
+        span_s = max(self.last_at - self.first_at, 1e-9)
 
         lines = [
             title,
             f"{self.samples} jstack samples, {interval_s} s apart, of the Flink task threads (python -m bench profile).",
             "",
             *cpu,
+            "",
+            "TaskManager CPU by thread (cores busy on average; the JVM's own per-thread CPU time):",
+            *(f"  {ms / 1000 / span_s:5.2f}  {group}" for group, ms in self.cpu_by_thread_group().most_common(12)),
             "",
             f"RUNNABLE task-thread samples: {self.runnable}",
             "By component (innermost on the stack; RUNNABLE samples):",
@@ -153,7 +186,10 @@ class Profile:
             "By task thread (operator chain):",
             *(f"  {share(count)}  {name}" for name, count in self.by_thread.most_common(8)),
             "",
-            "Top frames (self):",
+            f"Task-thread samples not RUNNABLE: {sum(self.waiting.values())}; where they wait (innermost Flink frame):",
+            *(f"  {count:4d}  {frame}" for frame, count in self.waiting.most_common(8)),
+            "",
+            "Top frames (self) of RUNNABLE task-thread samples:",
             *(f"  {count:4d}  {frame}" for frame, count in self.top_frames.most_common(20)),
         ]
         return "\n".join(lines) + "\n"
@@ -162,7 +198,7 @@ class Profile:
 class StackSampler:
     """In the `with` block: a jstack of the TaskManager every interval_s seconds (in a thread), and CPU by service."""
 
-    def __init__(self, stack: EmbeddedStack, interval_s: float = 0.5) -> None:
+    def __init__(self, stack: EmbeddedStack, interval_s: float = 1.0) -> None:
         jstack = shutil.which("jstack")
         if jstack is None:
             raise RuntimeError("jstack (from a JDK) is needed to profile: install openjdk-17-jdk-headless")
@@ -179,7 +215,7 @@ class StackSampler:
         while not self._stop.wait(self.interval_s):
             result = subprocess.run([self.jstack, str(pid)], capture_output=True, text=True, check=False)  # noqa: S603
             if result.returncode == 0:
-                self.profile.add_dump(result.stdout)
+                self.profile.add_dump(result.stdout, time.monotonic())
 
     def __enter__(self) -> StackSampler:
         self.cpu.start()

@@ -27,6 +27,7 @@ def build(settings: JobSettings) -> TableEnvironment:
         "table.local-time-zone": "UTC",
         "table.exec.source.idle-timeout": settings.source_idle_timeout,
         "table.exec.state.ttl": settings.session_state_ttl,
+        "pipeline.object-reuse": str(settings.object_reuse).lower(),
     }.items():
         config.set(key, value)
     for ddl in [function_ddl(), source_ddl(settings), users_ddl(settings), *sink_ddls(settings), *view_ddls(settings)]:

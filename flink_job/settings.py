@@ -34,6 +34,8 @@ class JobSettings(BaseSettings):
     source_idle_timeout: str = Field(default="10 s", alias="SOURCE_IDLE_TIMEOUT")
     max_event_chars: int = Field(default=16384, ge=256, alias="MAX_EVENT_CHARS")
     session_state_ttl: str = Field(default="2 h", alias="SESSION_STATE_TTL")
+    # Chained operators pass rows on without a defensive copy each (the source fans out to 7 branches).
+    object_reuse: bool = Field(default=True, alias="PIPELINE_OBJECT_REUSE")
     sink_batch_rows: int = Field(default=5000, ge=1, alias="SINK_BATCH_ROWS")
     sink_flush_interval: str = Field(default="200 ms", alias="SINK_FLUSH_INTERVAL")
     sink_rewrite_batched_inserts: bool = Field(default=True, alias="SINK_REWRITE_BATCHED_INSERTS")

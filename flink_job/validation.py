@@ -34,13 +34,14 @@ def field_spec() -> str:
 
 
 def parse_sql(max_event_chars: int) -> str:
-    """The parsed payload: ROW<reject_reason STRING, fields MAP<STRING, STRING>>."""
+    """The parsed payload: ROW<reject_reason STRING, fields ARRAY<STRING>> (fields in EVENT_FIELDS order)."""
     return f"{FUNCTION_NAME}({PAYLOAD}, {_sql_string(field_spec())}, {max_event_chars})"
 
 
 def field_sql(parsed: str, name: str, as_type: str = "") -> str:
     """A field of a parsed payload as text, or cast to as_type (NULL when the message was rejected)."""
-    text = f"{parsed}.fields[{_sql_string(name)}]"
+    position = next(i for i, spec in enumerate(EVENT_FIELDS, start=1) if spec.name == name)
+    text = f"{parsed}.fields[{position}]"
     return f"CAST({text} AS {as_type})" if as_type else text
 
 

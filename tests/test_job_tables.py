@@ -10,6 +10,8 @@ import json
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import closing
 from datetime import datetime, timezone
 
 import psycopg2
@@ -51,13 +53,12 @@ def paused_producer(running_stack: RunningStack):
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr
 
 
-def test_known_events_produce_exactly_the_expected_rows_in_every_table(
-    running_stack: RunningStack, paused_producer: None
-) -> None:
+@pytest.fixture
+def test_users(running_stack: RunningStack) -> Iterator[tuple[str, dict[str, str]]]:
+    """(tag, {user id: country}): three users with countries of their own, deleted afterwards."""
     tag = f"agg{uuid.uuid4().hex[:8]}"
-    # Three test users with countries of their own, so the per-country counts are the test's alone.
     users = {f"{tag}-user-{i}": f"Testland-{tag}-{i}" for i in range(3)}
-    with psycopg2.connect(running_stack.admin_dsn()) as conn, conn.cursor() as cur:
+    with closing(psycopg2.connect(running_stack.admin_dsn())) as conn, conn, conn.cursor() as cur:
         for user_id, country in users.items():
             cur.execute(
                 "INSERT INTO users (user_id, username, first_name, last_name, gender, email, country, nat, age,"
@@ -65,7 +66,17 @@ def test_known_events_produce_exactly_the_expected_rows_in_every_table(
                 " 'XX', 30, now(), 1.0, 'offline-synthetic')",
                 (user_id, user_id, country),
             )
-    conn.close()
+    yield tag, users
+    # Other tests of the shared stack count the seeded users.
+    with closing(psycopg2.connect(running_stack.admin_dsn())) as conn, conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM users WHERE user_id = ANY(%s)", (list(users),))
+
+
+def test_known_events_produce_exactly_the_expected_rows_in_every_table(
+    running_stack: RunningStack, paused_producer: None, test_users: tuple[str, dict[str, str]]
+) -> None:
+    # Users with countries of their own, so the per-country counts are the test's alone.
+    tag, users = test_users
 
     t0 = (int(time.time() * 1000) // MINUTE_MS + 2) * MINUTE_MS
     entries = ["other-search", "other-external", "other-empty"]

@@ -1,9 +1,7 @@
 package io.wikistream.flink;
 
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParseException;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonProcessingException;
@@ -14,8 +12,12 @@ import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMap
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.json.JsonMapper;
 import org.apache.flink.table.annotation.DataTypeHint;
 import org.apache.flink.table.annotation.FunctionHint;
+import org.apache.flink.table.data.GenericArrayData;
+import org.apache.flink.table.data.GenericRowData;
+import org.apache.flink.table.data.RowData;
+import org.apache.flink.table.data.StringData;
+import org.apache.flink.table.data.binary.BinaryStringData;
 import org.apache.flink.table.functions.ScalarFunction;
-import org.apache.flink.types.Row;
 
 /**
  * Parses a message once and checks it against a field list, so the job's SQL never re-parses JSON.
@@ -27,15 +29,24 @@ import org.apache.flink.types.Row;
  * {@code string} or {@code integer}), built from wikistream/events.py, so the event contract is
  * written in one place. Domain rules (allowed values, ranges) stay in SQL on the returned values.
  *
- * <p>Flink SQL does not share a call between expressions: every reference to a field of the
- * result, in a view or a computed column, calls this function again with the same message. The last
- * message and its result are remembered per thread, so each message is parsed once.
- *
  * <p>Returns {@code reject_reason}, NULL when the message is a JSON object whose listed fields are
- * all present with the right kind and size, and {@code fields}: each listed field as text (an
- * integer in its decimal spelling), or NULL when the message was rejected.
+ * all present with the right kind and size, and {@code fields}: the listed fields in their order,
+ * as text (an integer in its decimal spelling), or NULL when the message was rejected.
+ *
+ * <p>Flink SQL does not share a call between expressions: every reference to the result, in a
+ * view or a computed column, calls this function again with the same message. The last message
+ * and its result are remembered per thread, so each message is parsed once; arguments and result
+ * are Flink's internal structures, so a repeated call converts nothing.
  */
-@FunctionHint(output = @DataTypeHint("ROW<reject_reason STRING, fields MAP<STRING, STRING>>"))
+@FunctionHint(
+        input = {
+            @DataTypeHint(value = "STRING", bridgedTo = StringData.class),
+            @DataTypeHint(value = "STRING", bridgedTo = StringData.class),
+            @DataTypeHint("INT")
+        },
+        output = @DataTypeHint(
+                value = "ROW<reject_reason STRING, fields ARRAY<STRING>>",
+                bridgedTo = RowData.class))
 public class JsonFields extends ScalarFunction {
 
     private static final ObjectMapper MAPPER = JsonMapper.builder()
@@ -45,35 +56,54 @@ public class JsonFields extends ScalarFunction {
 
     private record Field(String name, boolean integer, int maxChars) {}
 
-    private record Call(String payload, String spec, Integer maxMessageChars) {}
+    /** The last call on this thread. The payload is a copy: the caller may reuse its buffer. */
+    private static final class LastCall {
+        StringData payload;
+        StringData spec;
+        Integer maxMessageChars;
+        RowData result;
+    }
 
-    private static final ThreadLocal<Call> LAST_CALL = new ThreadLocal<>();
-    private static final ThreadLocal<Row> LAST_RESULT = new ThreadLocal<>();
+    private static final ThreadLocal<LastCall> LAST_CALL = ThreadLocal.withInitial(LastCall::new);
 
-    private String parsedSpec;
+    private StringData parsedSpec;
     private List<Field> fields;
 
-    public Row eval(String payload, String spec, Integer maxMessageChars) {
-        Call call = new Call(payload, spec, maxMessageChars);
-        if (call.equals(LAST_CALL.get())) {
-            return LAST_RESULT.get();
+    public RowData eval(StringData payload, StringData spec, Integer maxMessageChars) {
+        LastCall last = LAST_CALL.get();
+        if (payload != null && payload.equals(last.payload) && spec.equals(last.spec)
+                && maxMessageChars.equals(last.maxMessageChars)) {
+            return last.result;
         }
-        Row result = check(payload, spec, maxMessageChars);
-        LAST_CALL.set(call);
-        LAST_RESULT.set(result);
+        RowData result = check(payload, spec, maxMessageChars);
+        last.payload = payload == null ? null : ((BinaryStringData) payload).copy();
+        last.spec = ((BinaryStringData) spec).copy();
+        last.maxMessageChars = maxMessageChars;
+        last.result = result;
         return result;
     }
 
-    private Row check(String payload, String spec, Integer maxMessageChars) {
-        if (payload == null || payload.isEmpty()) {
+    /**
+     * Not true, and on purpose: Flink inlines a deterministic call into every expression that uses a
+     * field of its result (it has no common-subexpression reuse), which multiplied the calls per
+     * message by about 100. A non-deterministic call is computed once per view and passed on.
+     */
+    @Override
+    public boolean isDeterministic() {
+        return false;
+    }
+
+    private RowData check(StringData payload, StringData spec, Integer maxMessageChars) {
+        if (payload == null || ((BinaryStringData) payload).getSizeInBytes() == 0) {
             return rejected("empty message");
         }
-        if (payload.length() > maxMessageChars) {
+        String text = payload.toString();
+        if (text.length() > maxMessageChars) {
             return rejected("oversized message (over " + maxMessageChars + " characters)");
         }
         JsonNode root;
         try {
-            root = MAPPER.readTree(payload);
+            root = MAPPER.readTree(text);
         } catch (JsonParseException error) {
             String message = error.getOriginalMessage();
             return rejected(message.startsWith("Duplicate field") ? "duplicate field" : "not a JSON object");
@@ -83,16 +113,18 @@ public class JsonFields extends ScalarFunction {
         if (root == null || !root.isObject()) {
             return rejected("not a JSON object");
         }
-        Map<String, String> values = new HashMap<>();
-        for (Field field : fieldsOf(spec)) {
+        List<Field> expected = fieldsOf(spec);
+        StringData[] values = new StringData[expected.size()];
+        for (int i = 0; i < values.length; i++) {
+            Field field = expected.get(i);
             JsonNode node = root.get(field.name());
             String reason = problem(field, node);
             if (reason != null) {
                 return rejected(reason);
             }
-            values.put(field.name(), field.integer() ? node.asText() : node.textValue());
+            values[i] = StringData.fromString(field.integer() ? node.asText() : node.textValue());
         }
-        return Row.of(null, values);
+        return GenericRowData.of(null, new GenericArrayData(values));
     }
 
     private static String problem(Field field, JsonNode node) {
@@ -120,11 +152,11 @@ public class JsonFields extends ScalarFunction {
         return integer.startsWith("-") ? integer.length() - 1 : integer.length();
     }
 
-    private List<Field> fieldsOf(String spec) {
+    private List<Field> fieldsOf(StringData spec) {
         // The spec is a literal in the job's SQL: parse it once per function instance.
         if (!spec.equals(parsedSpec)) {
             List<Field> parsed = new ArrayList<>();
-            for (String entry : spec.split(",")) {
+            for (String entry : spec.toString().split(",")) {
                 String[] parts = entry.split(":");
                 if (parts.length != 3 || !(parts[1].equals("string") || parts[1].equals("integer"))) {
                     throw new IllegalArgumentException("bad field spec '" + entry + "' (want name:string|integer:max_chars)");
@@ -132,22 +164,12 @@ public class JsonFields extends ScalarFunction {
                 parsed.add(new Field(parts[0], parts[1].equals("integer"), Integer.parseInt(parts[2])));
             }
             fields = parsed;
-            parsedSpec = spec;
+            parsedSpec = ((BinaryStringData) spec).copy();
         }
         return fields;
     }
 
-    /**
-     * Not true, and on purpose: Flink inlines a deterministic call into every expression that uses a
-     * field of its result (it has no common-subexpression reuse), which multiplied the calls per
-     * message by about 100. A non-deterministic call is computed once and its result passed on.
-     */
-    @Override
-    public boolean isDeterministic() {
-        return false;
-    }
-
-    private static Row rejected(String reason) {
-        return Row.of(reason, null);
+    private static RowData rejected(String reason) {
+        return GenericRowData.of(StringData.fromString(reason), null);
     }
 }
