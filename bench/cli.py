@@ -65,7 +65,7 @@ def _quiesce(stack: EmbeddedStack) -> None:
 @app.command()
 def run(
     reps: int = typer.Option(3, min=1, help="Repetitions of each throughput measurement (the median is reported)."),
-    events: int = typer.Option(30_000, min=1000, help="Events in each end-to-end throughput run."),
+    events: int = typer.Option(200_000, min=1000, help="Events in each end-to-end throughput run (a longer drain amortises the JIT warm-up)."),
     producer_events: int = typer.Option(50_000, min=1000, help="Events in each producer-only run."),
     latency_seconds: int = typer.Option(20, min=10, help="Length of each latency run at 2,000 events/s."),
     out: Path = typer.Option(REPO_ROOT / "bench" / "results.json", help="Where to write the figures as JSON."),

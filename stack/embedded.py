@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from stack.credentials import ADMIN_USER, WRITER_USER, Credentials, load_or_create
-from stack.flink import FlinkCluster
+from stack.flink import FlinkCluster, FlinkMemory
 from stack.jars import resolve_jars
 from stack.kafka import EmbeddedKafka
 from stack.layout import Layout
@@ -51,8 +51,13 @@ class EmbeddedStack:
         self.settings = settings
         self.layout = Layout(settings.state_path)
         self._credentials: Credentials | None = None
-        self.kafka = EmbeddedKafka(self.layout, settings.kafka_port, settings.kafka_controller_port)
-        self.flink = FlinkCluster(self.layout, settings.flink_rest_port, settings.flink_rpc_port, settings.flink_task_slots)
+        self.kafka = EmbeddedKafka(self.layout, settings.kafka_port, settings.kafka_controller_port, settings.kafka_heap)
+        memory = FlinkMemory(
+            settings.flink_jobmanager_memory, settings.flink_taskmanager_memory, settings.flink_managed_memory_fraction
+        )
+        self.flink = FlinkCluster(
+            self.layout, settings.flink_rest_port, settings.flink_rpc_port, settings.flink_task_slots, memory
+        )
         self.producer = ManagedProcess("producer", self.layout.run_dir, self.layout.log_dir)
 
     @property

@@ -35,10 +35,11 @@ def flink_home() -> Path:
 
 @dataclass(frozen=True)
 class FlinkMemory:
-    """Process sizes for each JVM, set explicitly so the stack's footprint is known."""
+    """Process sizes for each JVM, set explicitly so the stack's footprint is known (config/stack.env)."""
 
-    jobmanager: str = "1024m"
-    taskmanager: str = "1728m"
+    jobmanager: str
+    taskmanager: str
+    managed_fraction: float
 
 
 class FlinkCluster:
@@ -48,13 +49,13 @@ class FlinkCluster:
         rest_port: int,
         rpc_port: int,
         task_slots: int,
-        memory: FlinkMemory | None = None,
+        memory: FlinkMemory,
     ) -> None:
         self.layout = layout
         self.rest_port = rest_port
         self.rpc_port = rpc_port
         self.task_slots = task_slots
-        self.memory = memory or FlinkMemory()
+        self.memory = memory
         self.conf_dir = layout.flink_dir / "conf"
         self.jobmanager = ManagedProcess("flink-jobmanager", layout.run_dir, layout.log_dir)
         self.taskmanager = ManagedProcess("flink-taskmanager", layout.run_dir, layout.log_dir)
@@ -80,7 +81,10 @@ class FlinkCluster:
                 "bind-host": "127.0.0.1",
                 "host": "127.0.0.1",
                 "numberOfTaskSlots": self.task_slots,
-                "memory": {"process": {"size": self.memory.taskmanager}},
+                "memory": {
+                    "process": {"size": self.memory.taskmanager},
+                    "managed": {"fraction": self.memory.managed_fraction},
+                },
             },
             "parallelism": {"default": self.task_slots},
             "rest": {"address": "127.0.0.1", "bind-address": "127.0.0.1", "port": self.rest_port},

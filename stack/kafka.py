@@ -30,7 +30,7 @@ logger.state.level = warn
 
 
 class EmbeddedKafka:
-    def __init__(self, layout: Layout, port: int, controller_port: int, heap: str = "512m") -> None:
+    def __init__(self, layout: Layout, port: int, controller_port: int, heap: str) -> None:
         self.layout = layout
         self.port = port
         self.controller_port = controller_port

@@ -62,6 +62,7 @@ module "kafka" {
   advertised_host  = var.kafka_advertised_host
   topic            = local.s["KAFKA_TOPIC"]
   topic_partitions = tonumber(local.s["KAFKA_TOPIC_PARTITIONS"])
+  heap             = local.s["KAFKA_HEAP"]
 }
 
 module "producer" {
@@ -97,7 +98,11 @@ module "flink" {
   task_slots        = tonumber(local.s["FLINK_TASK_SLOTS"])
   taskmanager_count = var.taskmanager_count
   job_parallelism   = var.job_parallelism
-  memory            = var.flink_memory
+  memory = coalesce(var.flink_memory, {
+    jobmanager       = local.s["FLINK_JOBMANAGER_MEMORY"]
+    taskmanager      = local.s["FLINK_TASKMANAGER_MEMORY"]
+    managed_fraction = tonumber(local.s["FLINK_MANAGED_MEMORY_FRACTION"])
+  })
   job = {
     name                    = local.s["FLINK_JOB_NAME"]
     kafka_bootstrap_servers = module.kafka.bootstrap_internal

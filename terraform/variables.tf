@@ -56,15 +56,13 @@ variable "job_parallelism" {
 }
 
 variable "flink_memory" {
-  description = "Total process memory of the Flink JobManager and of each TaskManager."
+  description = "Total process memory of the Flink JobManager and of each TaskManager, and the TaskManager's managed-memory fraction; null uses FLINK_*_MEMORY and FLINK_MANAGED_MEMORY_FRACTION of config/stack.env."
   type = object({
-    jobmanager  = string
-    taskmanager = string
+    jobmanager       = string
+    taskmanager      = string
+    managed_fraction = number
   })
-  default = {
-    jobmanager  = "1024m"
-    taskmanager = "1728m"
-  }
+  default = null
 }
 
 variable "producer_rate" {

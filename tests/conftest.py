@@ -28,7 +28,7 @@ from stack.layout import Layout
 from stack.postgres import EmbeddedPostgres, apply_schema_files
 from stack.preflight import free_port
 from wikistream.events import ClickEvent
-from wikistream.settings import REPO_ROOT
+from wikistream.settings import REPO_ROOT, stack_settings
 
 
 def _world_readable_tempdir(prefix: str) -> Path:
@@ -76,7 +76,7 @@ def postgres_dsn(postgres_server: EmbeddedPostgres) -> Iterator[str]:
 def kafka_bootstrap() -> Iterator[str]:
     """A real single-node Kafka (KRaft) on free ports, for tests of Kafka clients."""
     root = _world_readable_tempdir("wikistream-kafka-")
-    kafka = EmbeddedKafka(Layout(root), free_port(), free_port())
+    kafka = EmbeddedKafka(Layout(root), free_port(), free_port(), stack_settings().kafka_heap)
     try:
         kafka.start()
         yield kafka.bootstrap

@@ -42,6 +42,11 @@ class StackSettings(BaseSettings):
     postgres_port: int = Field(ge=1, le=65535)
     metabase_port: int = Field(ge=1, le=65535)
 
+    kafka_heap: str = Field(pattern=r"^[0-9]+[mg]$")
+    flink_jobmanager_memory: str = Field(pattern=r"^[0-9]+[mg]$")
+    flink_taskmanager_memory: str = Field(pattern=r"^[0-9]+[mg]$")
+    flink_managed_memory_fraction: float = Field(ge=0.0, lt=1.0)
+
     wikistream_state_dir: Path
     flink_task_slots: int = Field(ge=1, le=64)
     users_count: int = Field(ge=1, le=1_000_000)

@@ -13,15 +13,16 @@ locals {
 
   # Flat Flink keys per role, on top of the image's defaults (docker/flink/flink.py).
   cluster_conf = {
-    "jobmanager.rpc.address"           = local.jobmanager_alias
-    "jobmanager.rpc.port"              = var.rpc_port
-    "rest.address"                     = local.jobmanager_alias
-    "rest.port"                        = var.rest_port
-    "jobmanager.memory.process.size"   = var.memory.jobmanager
-    "taskmanager.memory.process.size"  = var.memory.taskmanager
-    "taskmanager.numberOfTaskSlots"    = var.task_slots
-    "parallelism.default"              = local.parallelism
-    "taskmanager.registration.timeout" = "5 min"
+    "jobmanager.rpc.address"              = local.jobmanager_alias
+    "jobmanager.rpc.port"                 = var.rpc_port
+    "rest.address"                        = local.jobmanager_alias
+    "rest.port"                           = var.rest_port
+    "jobmanager.memory.process.size"      = var.memory.jobmanager
+    "taskmanager.memory.process.size"     = var.memory.taskmanager
+    "taskmanager.memory.managed.fraction" = var.memory.managed_fraction
+    "taskmanager.numberOfTaskSlots"       = var.task_slots
+    "parallelism.default"                 = local.parallelism
+    "taskmanager.registration.timeout"    = "5 min"
   }
   taskmanagers = var.stack.running ? var.taskmanager_count : 0
 

@@ -80,19 +80,21 @@ variable "job_parallelism" {
 }
 
 variable "memory" {
-  description = "Total process memory of each JVM (Flink's *.memory.process.size)."
+  description = "Total process memory of each JVM (Flink's *.memory.process.size) and the TaskManager's managed-memory fraction."
   type = object({
-    jobmanager  = string
-    taskmanager = string
+    jobmanager       = string
+    taskmanager      = string
+    managed_fraction = number
   })
-  default = {
-    jobmanager  = "1024m"
-    taskmanager = "1728m"
-  }
 
   validation {
     condition     = can(regex("^[0-9]+[mg]$", var.memory.jobmanager)) && can(regex("^[0-9]+[mg]$", var.memory.taskmanager))
     error_message = "memory sizes must look like 1024m or 2g."
+  }
+
+  validation {
+    condition     = var.memory.managed_fraction >= 0 && var.memory.managed_fraction < 1
+    error_message = "managed_fraction must be at least 0 and below 1."
   }
 }
 

@@ -74,9 +74,8 @@ variable "topic_partitions" {
 }
 
 variable "heap" {
-  description = "JVM heap of the broker (-Xms/-Xmx)."
+  description = "JVM heap of the broker (-Xms/-Xmx); KAFKA_HEAP of config/stack.env."
   type        = string
-  default     = "512m"
 
   validation {
     condition     = can(regex("^[0-9]+[mg]$", var.heap))
