@@ -118,7 +118,7 @@ def run(
 @app.command()
 def profile(
     config: str = typer.Option("tuned", help="Job configuration to profile: tuned or baseline."),
-    events: int = typer.Option(30_000, min=1000, help="Events in the backlog the job drains while sampled."),
+    events: int = typer.Option(200_000, min=1000, help="Events in the backlog the job drains while sampled."),
     interval: float = typer.Option(1.0, min=0.1, help="Seconds between two jstack samples (each costs about 0.25 s of CPU)."),
     out_dir: Path = typer.Option(REPO_ROOT / "bench" / "profiles", help="Where to write the profile."),
 ) -> None:

@@ -37,7 +37,9 @@ class JobSettings(BaseSettings):
     # Chained operators pass rows on without a defensive copy each (the source fans out to 7 branches).
     object_reuse: bool = Field(default=True, alias="PIPELINE_OBJECT_REUSE")
     sink_batch_rows: int = Field(default=5000, ge=1, alias="SINK_BATCH_ROWS")
-    sink_flush_interval: str = Field(default="200 ms", alias="SINK_FLUSH_INTERVAL")
+    # Measured at 2,000 events/s: p95 latency 281 ms at 200 ms, 183 ms at 100 ms, and 182 ms (p99 486)
+    # at 50 ms; drains were the same (6,060 / 6,025 / 6,546 events/s): batches fill to what arrives.
+    sink_flush_interval: str = Field(default="100 ms", alias="SINK_FLUSH_INTERVAL")
     sink_rewrite_batched_inserts: bool = Field(default=True, alias="SINK_REWRITE_BATCHED_INSERTS")
     sink_max_retries: int = Field(default=5, ge=0, alias="SINK_MAX_RETRIES")
     user_cache_rows: int = Field(default=20000, ge=0, alias="USER_CACHE_ROWS")
