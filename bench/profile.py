@@ -1,6 +1,6 @@
 """Where the time goes during a drain: CPU by service, then jstack samples of the Flink task threads.
 
-First the machine: CPU seconds each service's process group used while sampled, beside the time
+First the machine: CPU seconds each service's process tree used while sampled, beside the time
 the cores were idle, so a limit outside the TaskManager (PostgreSQL, Kafka) shows. Then the
 TaskManager, with nothing but the JDK's jstack: every interval, the stacks of the task threads
 (named like 'Source: kafka_clicks -> ... (1/2)#0') are taken, and each RUNNABLE sample is counted
@@ -12,16 +12,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import time
 import subprocess
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.memory import services
 from stack.embedded import EmbeddedStack
-from stack.process import ManagedProcess, process_tree
+from stack.process import ManagedProcess, cpu_ticks, process_tree
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -54,7 +54,7 @@ def _java_pid(process: ManagedProcess) -> int:
     for pid in process_tree(leader):
         if Path(f"/proc/{pid}/comm").read_text().strip() == "java":
             return pid
-    raise RuntimeError(f"no java process in the process group of {process.name}")
+    raise RuntimeError(f"no java process among {process.name} and its children")
 
 
 def _first_flink_frame(frames: list[str]) -> str:
@@ -69,16 +69,9 @@ def _component(frames: list[str]) -> str:
     return OTHER
 
 
-def _group_cpu_ticks(process: ManagedProcess) -> int:
+def _tree_cpu_ticks(process: ManagedProcess) -> int:
     leader = process.pid()
-    total = 0
-    for pid in process_tree(leader) if leader else []:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total
+    return sum(cpu_ticks(pid) for pid in process_tree(leader)) if leader else 0
 
 
 def _machine_ticks() -> tuple[int, int]:
@@ -89,7 +82,7 @@ def _machine_ticks() -> tuple[int, int]:
 
 
 class CpuMeter:
-    """CPU used by each service's process group, and by the machine, between start() and stop()."""
+    """CPU used by each service's process tree, and by the machine, between start() and stop()."""
 
     def __init__(self, stack: EmbeddedStack) -> None:
         self.services = services(stack)
@@ -98,7 +91,7 @@ class CpuMeter:
 
     def _snapshot(self) -> dict[str, int]:
         busy, idle = _machine_ticks()
-        return {name: _group_cpu_ticks(p) for name, p in self.services.items()} | {"machine": busy, "idle": idle}
+        return {name: _tree_cpu_ticks(p) for name, p in self.services.items()} | {"machine": busy, "idle": idle}
 
     def start(self) -> None:
         self._begin, self._began = self._snapshot(), time.monotonic()

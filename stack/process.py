@@ -57,6 +57,13 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
+def cpu_ticks(pid: int) -> int:
+    """User plus system CPU a live process has used, in clock ticks (0 when it is gone)."""
+    fields = _stat_fields(pid)
+    # Fields 14 and 15 of stat: utime and stime.
+    return int(fields[11]) + int(fields[12]) if fields is not None else 0
+
+
 def _start_ticks(pid: int) -> str | None:
     fields = _stat_fields(pid)
     # Field 22 of stat is the start time, in clock ticks after boot.

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from stack.process import ManagedProcess, group_members, process_tree
+from stack.process import ManagedProcess, cpu_ticks, group_members, process_tree
 
 
 def _service(tmp_path: Path) -> ManagedProcess:
@@ -82,3 +82,16 @@ def test_process_tree_follows_children_that_left_the_process_group(tmp_path: Pat
             os.kill(int(child_pid), signal.SIGKILL)
         service.stop(timeout=10)
     assert process_tree(pid) == []
+
+
+def test_cpu_ticks_grow_while_a_process_computes(tmp_path: Path) -> None:
+    service = _service(tmp_path)
+    pid = service.start([sys.executable, "-c", "while True: pass"])
+    try:
+        deadline = time.monotonic() + 30
+        while cpu_ticks(pid) < 10:  # a tenth of a second at the usual 100 ticks/s
+            assert time.monotonic() < deadline, "no CPU time recorded for a busy process"
+            time.sleep(0.05)
+    finally:
+        service.stop(timeout=10)
+    assert cpu_ticks(pid) == 0
