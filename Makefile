@@ -51,7 +51,7 @@ test: $(STAMP) ## All tests, including the slow end-to-end ones on real services
 test-fast: $(STAMP) ## Only the fast tests (no services started)
 	@$(PY) -m pytest -m "not slow"
 
-bench: $(STAMP) ## Throughput, latency, memory, cold start vs the baseline (about 20 min)
+bench: $(STAMP) ## Throughput, latency, memory, cold start vs the baseline (10-20 min)
 	@$(PY) -m stack jars
 	@$(PY) -m bench run
 
