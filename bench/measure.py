@@ -19,7 +19,7 @@ import orjson
 import psycopg2
 from kafka import KafkaProducer
 
-from producer.sinks import KafkaSink
+from producer.sinks import BATCH_BYTES, LINGER_MS, KafkaSink
 from stack.credentials import ADMIN_USER
 from stack.embedded import EmbeddedStack, Progress
 
@@ -63,11 +63,15 @@ def truncate_stream_tables(stack: EmbeddedStack) -> None:
         cur.execute(f"TRUNCATE {', '.join(STREAM_TABLES)}")
 
 
+def _producer_command(total: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "producer", "run", "--total", str(total), "--seed", "7", *extra]
+
+
 def run_producer(stack: EmbeddedStack, topic: str, total: int, *extra: str) -> float:
     """Run the producer CLI to completion; returns the rate it reports for its send loop (events/s)."""
     env = stack.producer_env() | {"KAFKA_TOPIC": topic}
     result = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "producer", "run", "--total", str(total), "--seed", "7", *extra],
+        _producer_command(total, *extra),
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False,
     )
     match = re.search(r"done: (\d+) clicks at ([\d.]+)/s overall, (\d+) delivery errors", result.stderr)
@@ -76,39 +80,45 @@ def run_producer(stack: EmbeddedStack, topic: str, total: int, *extra: str) -> f
     return float(match.group(2))
 
 
+# As fast as the simulation goes: no pacing, and a rate high enough that event times stay near now.
+UNPACED = ("--no-pace", "--rate", "20000")
+
+
 def producer_dry_run_rate(stack: EmbeddedStack, total: int) -> float:
-    return run_producer(stack, "unused", total, "--dry-run", "--no-pace", "--rate", "20000")
+    return run_producer(stack, "unused", total, "--dry-run", *UNPACED)
 
 
 def producer_kafka_rate(stack: EmbeddedStack, topic: str, total: int) -> float:
     stack.kafka.ensure_topic(topic, stack.settings.kafka_topic_partitions)
-    return run_producer(stack, topic, total, "--no-pace", "--rate", "20000")
+    return run_producer(stack, topic, total, *UNPACED)
 
 
 def producer_events(stack: EmbeddedStack, total: int) -> list[bytes]:
     """The producer's own events, serialised (from a dry run), to time a Kafka client alone."""
-    env = stack.producer_env()
     return subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "producer", "run", "--dry-run", "--no-pace", "--total", str(total), "--seed", "7",
-         "--rate", "20000"],
-        env=env, capture_output=True, check=True,
+        _producer_command(total, "--dry-run", *UNPACED), env=stack.producer_env(), capture_output=True, check=True,
     ).stdout.splitlines()
+
+
+def _kafka_python_send_rate(producer: KafkaProducer, topic: str, records: list[tuple[bytes | None, bytes]]) -> float:
+    """Events/s for kafka-python to send and flush the (key, value) records; closes the producer."""
+    started = time.monotonic()
+    for key, value in records:
+        producer.send(topic, value=value, key=key)
+    producer.flush()
+    elapsed = time.monotonic() - started
+    producer.close()
+    return len(records) / elapsed
 
 
 def baseline_producer_rate(stack: EmbeddedStack, topic: str, events: list[bytes]) -> float:
     """kafka-python with its defaults and no key, sending pre-serialised events."""
     stack.kafka.ensure_topic(topic, stack.settings.kafka_topic_partitions)
     producer = KafkaProducer(bootstrap_servers=stack.kafka.bootstrap)
-    started = time.monotonic()
-    for line in events:
-        producer.send(topic, value=line)
-    producer.flush()
-    elapsed = time.monotonic() - started
-    producer.close()
-    return len(events) / elapsed
+    return _kafka_python_send_rate(producer, topic, [(None, line) for line in events])
 
 
-def _keyed(events: list[bytes]) -> list[tuple[bytes, bytes]]:
+def _keyed(events: list[bytes]) -> list[tuple[bytes | None, bytes]]:
     return [(orjson.loads(line)["user_id"].encode(), line) for line in events]
 
 
@@ -117,13 +127,7 @@ def kafka_python_rate(stack: EmbeddedStack, topic: str, events: list[bytes]) -> 
     stack.kafka.ensure_topic(topic, stack.settings.kafka_topic_partitions)
     records = _keyed(events)
     sink = KafkaSink(stack.kafka.bootstrap, topic, connect_attempts=3)
-    started = time.monotonic()
-    for key, value in records:
-        sink.producer.send(topic, value=value, key=key)
-    sink.producer.flush()
-    elapsed = time.monotonic() - started
-    sink.close()
-    return len(records) / elapsed
+    return _kafka_python_send_rate(sink.producer, topic, records)
 
 
 def confluent_kafka_rate(stack: EmbeddedStack, topic: str, events: list[bytes]) -> float:
@@ -133,7 +137,7 @@ def confluent_kafka_rate(stack: EmbeddedStack, topic: str, events: list[bytes]) 
     failures: list[object] = []
     producer = confluent_kafka.Producer({
         "bootstrap.servers": stack.kafka.bootstrap, "acks": "all", "enable.idempotence": True,
-        "linger.ms": 20, "batch.size": 256 * 1024,
+        "linger.ms": LINGER_MS, "batch.size": BATCH_BYTES,
     })
 
     def delivered(error: object, _message: object) -> None:

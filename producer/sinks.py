@@ -17,6 +17,9 @@ from producer.errors import ProducerError
 from wikistream.events import ClickEvent
 
 log = logging.getLogger(__name__)
+# Batching of the Kafka producer: a batch waits at most LINGER_MS for more records, up to BATCH_BYTES.
+LINGER_MS = 20
+BATCH_BYTES = 256 * 1024
 # Delivery failures logged one by one; later ones are only counted in the stats line.
 LOGGED_DELIVERY_ERRORS = 5
 
@@ -137,8 +140,8 @@ class KafkaSink:
                 acks="all",
                 enable_idempotence=True,
                 partitioner=MemoisedKeyPartitioner(),
-                linger_ms=20,
-                batch_size=256 * 1024,
+                linger_ms=LINGER_MS,
+                batch_size=BATCH_BYTES,
                 bootstrap_timeout_ms=5000,
                 # send() blocks this long when the buffer is full, i.e. when Kafka went away mid-run.
                 max_block_ms=30000,

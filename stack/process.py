@@ -25,33 +25,36 @@ def _stat_fields(pid: int) -> list[str] | None:
     return stat.rsplit(")", 1)[1].split()
 
 
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of a process group."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat_fields(int(entry.name))
-            if fields is not None and fields[0] != "Z" and int(fields[2]) == pgid:
-                members.append(int(entry.name))
-    return members
-
-
-def process_tree(pid: int) -> list[int]:
-    """A process and all its live descendants.
-
-    Wider than its process group: PostgreSQL's backends each call setsid(), so they leave the group.
-    """
-    children: dict[int, list[int]] = {}
+def _live_processes() -> dict[int, list[str]]:
+    """Every live (non-zombie) process: pid -> its stat fields (from field 3 on)."""
+    live = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             fields = _stat_fields(int(entry.name))
             if fields is not None and fields[0] != "Z":
-                children.setdefault(int(fields[1]), []).append(int(entry.name))
+                live[int(entry.name)] = fields
+    return live
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of a process group."""
+    return [pid for pid, fields in _live_processes().items() if int(fields[2]) == pgid]
+
+
+def process_tree(pid: int) -> list[int]:
+    """A live process and all its live descendants (empty when it is gone).
+
+    Wider than its process group: PostgreSQL's backends each call setsid(), so they leave the group.
+    """
+    live = _live_processes()
+    if pid not in live:
+        return []
+    children: dict[int, list[int]] = {}
+    for child, fields in live.items():
+        children.setdefault(int(fields[1]), []).append(child)
     tree, todo = [], [pid]
     while todo:
         current = todo.pop()
-        if current == pid and _stat_fields(pid) is None:
-            return []
         tree.append(current)
         todo.extend(children.get(current, []))
     return tree

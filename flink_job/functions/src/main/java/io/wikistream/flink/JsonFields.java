@@ -77,7 +77,10 @@ public class JsonFields extends ScalarFunction {
         }
         RowData result = check(payload, spec, maxMessageChars);
         last.payload = payload == null ? null : ((BinaryStringData) payload).copy();
-        last.spec = ((BinaryStringData) spec).copy();
+        if (!spec.equals(last.spec)) {
+            // A literal in the job's SQL: copied once per thread, not once per message.
+            last.spec = ((BinaryStringData) spec).copy();
+        }
         last.maxMessageChars = maxMessageChars;
         last.result = result;
         return result;
