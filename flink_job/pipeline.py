@@ -6,6 +6,8 @@
       -> rejected_events    messages with a reason, with their payload and Kafka position
       -> valid_clicks       typed clicks, event time + watermark
            -> clicks                      upsert on event_id (replays overwrite)
+  Every sink is wikistream-jdbc (flink_job/functions): a row PostgreSQL refuses goes to
+  rejected_events (with its Kafka position and raw bytes) or refused_rows, and the rest lands.
            -> late_events                 clicks behind the watermark (counted, not lost silently)
            -> clicks_per_minute_article   1-minute event-time windows
            -> clicks_per_minute_referrer
@@ -16,17 +18,21 @@
 from __future__ import annotations
 
 from flink_job.settings import JobSettings
-from flink_job.validation import field_sql, parse_sql, reject_reason_sql, rowtime_sql
+from flink_job.validation import field_sql, parse_sql, reject_reason_sql, rowtime_sql, sql_string
 from wikistream.events import INTERNAL_LINK_CLASS, REFERRER_CLASSES
 
 
+EVENTS_QUARANTINE = "rejected_events"
+ROWS_QUARANTINE = "refused_rows"
+
+
 def _options(options: dict[str, str]) -> str:
-    return ",\n    ".join(f"'{key}' = '{value}'" for key, value in options.items())
+    return ",\n    ".join(f"{sql_string(key)} = {sql_string(value)}" for key, value in options.items())
 
 
-def _jdbc_options(settings: JobSettings, table: str) -> dict[str, str]:
+def _sink_options(settings: JobSettings, table: str) -> dict[str, str]:
     return {
-        "connector": "jdbc",
+        "connector": "wikistream-jdbc",
         "url": settings.sink_url,
         "table-name": table,
         "username": settings.postgres_user,
@@ -34,6 +40,10 @@ def _jdbc_options(settings: JobSettings, table: str) -> dict[str, str]:
         "sink.buffer-flush.max-rows": str(settings.sink_batch_rows),
         "sink.buffer-flush.interval": settings.sink_flush_interval,
         "sink.max-retries": str(settings.sink_max_retries),
+        "sink.retry-backoff": settings.sink_retry_backoff,
+        "sink.row-retries": str(settings.sink_row_retries),
+        "quarantine.events-table": EVENTS_QUARANTINE,
+        "quarantine.rows-table": ROWS_QUARANTINE,
     }
 
 
@@ -50,11 +60,11 @@ def source_ddl(settings: JobSettings) -> str:
     }
     return f"""
 CREATE TEMPORARY TABLE kafka_clicks (
-    payload STRING,
+    payload BYTES,
     kafka_partition INT METADATA FROM 'partition' VIRTUAL,
     kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
     kafka_ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
-    event_time AS {rowtime_sql(f"({parse_sql(settings.max_event_chars)})", "kafka_ts")},
+    event_time AS {rowtime_sql(f"({parse_sql(settings.max_event_bytes)})", "kafka_ts")},
     proc_time AS PROCTIME(),
     WATERMARK FOR event_time AS event_time - INTERVAL '{settings.watermark_delay_s}' SECOND
 ) WITH (
@@ -62,13 +72,13 @@ CREATE TEMPORARY TABLE kafka_clicks (
 )"""
 
 
-def _sink_ddl(settings: JobSettings, table: str, columns: str, key: str) -> str:
+def _sink_ddl(settings: JobSettings, table: str, columns: str, key: str, extra: dict[str, str] | None = None) -> str:
     return f"""
 CREATE TEMPORARY TABLE sink_{table} (
     {columns},
     PRIMARY KEY ({key}) NOT ENFORCED
 ) WITH (
-    {_options(_jdbc_options(settings, table))}
+    {_options(_sink_options(settings, table) | (extra or {}))}
 )"""
 
 
@@ -80,13 +90,15 @@ def sink_ddls(settings: JobSettings) -> list[str]:
             "clicks",
             "event_id STRING, user_id STRING, session_id STRING, seq INT, `prev` STRING, curr STRING, "
             "link_type STRING, referrer_class STRING, event_time TIMESTAMP(3), kafka_partition INT, "
-            "kafka_offset BIGINT, ingested_at TIMESTAMP(3)",
+            "kafka_offset BIGINT, ingested_at TIMESTAMP(3), raw_payload BYTES",
             "event_id",
+            # Carried for the quarantine only: a click PostgreSQL refuses keeps its original bytes.
+            {"quarantine.payload-column": "raw_payload"},
         ),
         _sink_ddl(
             settings,
             "rejected_events",
-            "kafka_partition INT, kafka_offset BIGINT, reason STRING, raw_payload STRING, received_at TIMESTAMP(3)",
+            "kafka_partition INT, kafka_offset BIGINT, reason STRING, raw_payload BYTES, received_at TIMESTAMP(3)",
             "kafka_partition, kafka_offset",
         ),
         _sink_ddl(
@@ -141,7 +153,7 @@ def view_ddls(settings: JobSettings) -> list[str]:
     parsed = f"""
 CREATE TEMPORARY VIEW parsed_clicks AS
 SELECT payload, kafka_partition, kafka_offset, kafka_ts, event_time, proc_time,
-    {parse_sql(settings.max_event_chars)} AS parsed
+    {parse_sql(settings.max_event_bytes)} AS parsed
 FROM kafka_clicks"""
     checked = f"""
 CREATE TEMPORARY VIEW checked AS
@@ -157,7 +169,7 @@ SELECT
     {field_sql("parsed", "prev")} AS `prev`,
     {field_sql("parsed", "curr")} AS curr,
     {field_sql("parsed", "type")} AS link_type,
-    event_time, proc_time, kafka_partition, kafka_offset
+    event_time, proc_time, kafka_partition, kafka_offset, payload
 FROM checked
 WHERE reject_reason IS NULL"""
     valid = f"""
@@ -187,7 +199,7 @@ def insert_statements() -> list[str]:
         f"""
 INSERT INTO sink_clicks
 SELECT event_id, user_id, session_id, seq, `prev`, curr, link_type, referrer_class,
-    CAST(event_time AS TIMESTAMP(3)), kafka_partition, kafka_offset, {now}
+    CAST(event_time AS TIMESTAMP(3)), kafka_partition, kafka_offset, {now}, payload
 FROM valid_clicks""",
         f"""
 INSERT INTO sink_rejected_events

@@ -32,7 +32,7 @@ class JobSettings(BaseSettings):
     parallelism: int = Field(default=_stack.flink_task_slots, ge=1, alias="JOB_PARALLELISM")
     watermark_delay_s: int = Field(default=5, ge=0, alias="WATERMARK_DELAY_SECONDS")
     source_idle_timeout: str = Field(default="10 s", alias="SOURCE_IDLE_TIMEOUT")
-    max_event_chars: int = Field(default=16384, ge=256, alias="MAX_EVENT_CHARS")
+    max_event_bytes: int = Field(default=16384, ge=256, alias="MAX_EVENT_BYTES")
     session_state_ttl: str = Field(default="2 h", alias="SESSION_STATE_TTL")
     # Chained operators pass rows on without a defensive copy each (the source fans out to 7 branches).
     object_reuse: bool = Field(default=True, alias="PIPELINE_OBJECT_REUSE")
@@ -41,7 +41,12 @@ class JobSettings(BaseSettings):
     # at 50 ms; drains were the same (6,060 / 6,025 / 6,546 events/s): batches fill to what arrives.
     sink_flush_interval: str = Field(default="100 ms", alias="SINK_FLUSH_INTERVAL")
     sink_rewrite_batched_inserts: bool = Field(default=True, alias="SINK_REWRITE_BATCHED_INSERTS")
+    # PostgreSQL unreachable: the batch is retried this often (back-off doubling from SINK_RETRY_BACKOFF),
+    # then the job fails and restarts from its last checkpoint. A row PostgreSQL refuses is tried
+    # SINK_ROW_RETRIES more times on its own, then quarantined (flink_job/functions, TableWriter).
     sink_max_retries: int = Field(default=5, ge=0, alias="SINK_MAX_RETRIES")
+    sink_retry_backoff: str = Field(default="500 ms", alias="SINK_RETRY_BACKOFF")
+    sink_row_retries: int = Field(default=2, ge=0, alias="SINK_ROW_RETRIES")
     user_cache_rows: int = Field(default=20000, ge=0, alias="USER_CACHE_ROWS")
     user_cache_ttl: str = Field(default="10 min", alias="USER_CACHE_TTL")
     jars_dir: Path = Field(default=REPO_ROOT / "jars" / "target" / "flink", alias="FLINK_JOB_JARS_DIR")

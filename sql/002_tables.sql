@@ -34,14 +34,37 @@ CREATE TABLE IF NOT EXISTS clicks (
     ingested_at      timestamptz NOT NULL
 );
 
--- Messages the job could not accept, with the reason and where in Kafka they were.
+-- Messages the job could not accept, with the reason and where in Kafka they were. The payload is
+-- kept as the bytes Kafka held (bytea): text cannot hold every message (NUL, invalid UTF-8, binary).
+-- A valid click that PostgreSQL itself refused lands here too, with a reason starting "refused by
+-- PostgreSQL", so every Kafka offset is in exactly one of clicks and rejected_events.
 CREATE TABLE IF NOT EXISTS rejected_events (
     kafka_partition  integer NOT NULL,
     kafka_offset     bigint NOT NULL,
     reason           text NOT NULL,
-    raw_payload      text,
+    raw_payload      bytea,
     received_at      timestamptz NOT NULL,
     PRIMARY KEY (kafka_partition, kafka_offset)
+);
+-- Databases made before the payload was bytea: convert in place (the text was UTF-8).
+DO $$
+BEGIN
+    IF (SELECT data_type FROM information_schema.columns
+        WHERE table_schema = current_schema() AND table_name = 'rejected_events' AND column_name = 'raw_payload') = 'text' THEN
+        ALTER TABLE rejected_events ALTER COLUMN raw_payload TYPE bytea USING convert_to(raw_payload, 'UTF8');
+    END IF;
+END
+$$;
+
+-- Rows of the other stream tables that PostgreSQL refused (the job's validation should make this
+-- empty): the table, the row's key and values as JSON (ASCII, escaped), and the database's reason.
+CREATE TABLE IF NOT EXISTS refused_rows (
+    table_name  text NOT NULL,
+    row_key     text NOT NULL,
+    row_data    text NOT NULL,
+    reason      text NOT NULL,
+    refused_at  timestamptz NOT NULL,
+    PRIMARY KEY (table_name, row_key)
 );
 
 -- Valid clicks that arrived behind the watermark: in clicks, but too late for the minute aggregates.

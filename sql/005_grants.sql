@@ -9,7 +9,7 @@ GRANT USAGE ON SCHEMA public TO wikistream_writer, wikistream_reader;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 
 GRANT SELECT ON users TO wikistream_writer;
-GRANT SELECT, INSERT, UPDATE ON clicks, rejected_events, late_events,
+GRANT SELECT, INSERT, UPDATE ON clicks, rejected_events, refused_rows, late_events,
     clicks_per_minute_article, clicks_per_minute_referrer, clicks_per_minute_country,
     session_stats TO wikistream_writer;
 

@@ -109,9 +109,11 @@ class RunningStack:
         )
 
     def query(self, statement: str, params: tuple = ()) -> list[tuple]:
+        """Rows as tuples; bytea values as bytes (psycopg2 gives memoryview, which does not compare)."""
         with closing(psycopg2.connect(self.admin_dsn())) as conn, conn.cursor() as cur:
             cur.execute(statement, params or None)
-            return cur.fetchall() if cur.description else []
+            rows = cur.fetchall() if cur.description else []
+        return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in rows]
 
     def count(self, statement: str, params: tuple = ()) -> int:
         return int(self.query(statement, params)[0][0])

@@ -25,24 +25,52 @@ REFERRER_CLASSES: dict[str, str] = {
 INTERNAL_LINK_CLASS = "internal link"
 
 
+# Earliest accepted event time (2001-01-15, Wikipedia's first day) and the latest one Flink's
+# TIMESTAMP(3) can hold (9999-12-31T23:59:59.999Z). How far ahead of its arrival an event may be is a
+# rule of the job (flink_job/validation.py), not of the message.
+MIN_EVENT_TIME_MS = 979_516_800_000
+MAX_EVENT_TIME_MS = 253_402_300_799_999
+# PostgreSQL's integer.
+INT32_MAX = 2**31 - 1
+
+
 @dataclass(frozen=True)
 class FieldSpec:
+    """One field of the contract, with every bound a value must meet to be storable where it goes.
+
+    A string is non-empty, at most max_chars code points, holds no control character and no lone
+    surrogate, and is one of `allowed` when that is given. An integer lies within [minimum, maximum].
+    tests/sql/test_contract_covers_schema.py checks these bounds against PostgreSQL's catalog.
+    """
+
     name: str
     kind: Literal["string", "integer"]
-    # Most characters of a string, or most digits of an integer.
-    max_chars: int
+    max_chars: int = 0
+    minimum: int = 0
+    maximum: int = 0
+    allowed: tuple[str, ...] = ()
+
+    def spec(self) -> str:
+        """This field in the notation of the job's JSON_FIELDS function (flink_job/functions)."""
+        for text in (self.name, *self.allowed):
+            if not text or any(separator in text for separator in ",:|"):
+                raise ValueError(f"field spec text {text!r} is empty or holds one of , : |")
+        if self.kind == "integer":
+            return f"{self.name}:integer:{self.minimum}:{self.maximum}"
+        allowed = f":{'|'.join(self.allowed)}" if self.allowed else ""
+        return f"{self.name}:string:{self.max_chars}{allowed}"
 
 
 EVENT_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("event_id", "string", 64),
-    FieldSpec("user_id", "string", 64),
-    FieldSpec("session_id", "string", 64),
-    FieldSpec("seq", "integer", 9),
+    FieldSpec("event_id", "string", max_chars=64),
+    FieldSpec("user_id", "string", max_chars=64),
+    FieldSpec("session_id", "string", max_chars=64),
+    FieldSpec("seq", "integer", minimum=1, maximum=INT32_MAX),
     # Wikipedia titles are at most 255 bytes; a little slack for the other-* referrers.
-    FieldSpec("prev", "string", 512),
-    FieldSpec("curr", "string", 512),
-    FieldSpec("type", "string", 16),
-    FieldSpec("event_time_ms", "integer", 15),
+    FieldSpec("prev", "string", max_chars=512),
+    FieldSpec("curr", "string", max_chars=512),
+    FieldSpec("type", "string", max_chars=16, allowed=LINK_TYPES),
+    FieldSpec("event_time_ms", "integer", minimum=MIN_EVENT_TIME_MS, maximum=MAX_EVENT_TIME_MS),
 )
 
 
