@@ -10,7 +10,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install jars run stop reset status count-rows test test-fast bench bench-profile lock
+.PHONY: help install jars run stop reset status count-rows test test-fast bench bench-profile chaos lock
 
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -58,6 +58,10 @@ bench: $(STAMP) ## Throughput, latency, memory, cold start vs the baseline (10-2
 bench-profile: $(STAMP) ## Where the job spends its time: jstack profile of a drain (bench/profiles/)
 	@$(PY) -m stack jars
 	@$(PY) -m bench profile
+
+chaos: $(STAMP) ## Fault matrix + soak: kill -9 each service mid-stream on an isolated stack, count what landed (~25 min)
+	@$(PY) -m stack jars
+	@$(PY) -m chaos run
 
 # The container stack (Terraform) and the dashboards keep their targets beside their code.
 -include terraform/terraform.mk

@@ -16,7 +16,7 @@ from pathlib import Path
 import typer
 
 from bench import measure
-from bench.isolated import isolated_stack
+from stack.isolated import isolated_stack
 from bench.memory import MemorySampler
 from bench.profile import StackSampler
 from stack.embedded import EmbeddedStack
@@ -43,7 +43,7 @@ def _median(samples: list[float]) -> float:
 @contextmanager
 def _isolated() -> Iterator[EmbeddedStack]:
     """An isolated embedded stack, stopped and deleted afterwards; a failure ends with one red line."""
-    stack = isolated_stack()
+    stack = isolated_stack("bench")
     try:
         yield stack
     except (PrerequisiteError, RuntimeError, subprocess.CalledProcessError) as error:
@@ -55,11 +55,12 @@ def _isolated() -> Iterator[EmbeddedStack]:
 
 
 def _quiesce(stack: EmbeddedStack) -> None:
-    """Stop what `make run` started on top of the services (producer, job): measurements start their own."""
-    stack.producer.stop()
-    job = stack.flink.find_job(stack.settings.flink_job_name)
-    if job:
-        stack.flink.cancel(job[0])
+    """Stop what `make run` started on top of the services (producer, keeper, job): measurements start their own."""
+    stack.stop_service("producer")
+    # Or it would resubmit the job that the measurements cancel.
+    stack.stop_service("job-keeper")
+    for job in stack.flink.rest.live_jobs(stack.settings.flink_job_name):
+        stack.flink.rest.cancel(job.job_id)
 
 
 @app.command()

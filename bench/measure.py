@@ -21,7 +21,7 @@ from kafka import KafkaProducer
 
 from producer.sinks import BATCH_BYTES, LINGER_MS, KafkaSink
 from stack.credentials import ADMIN_USER
-from stack.embedded import EmbeddedStack, Progress
+from stack.embedded import EmbeddedStack
 
 STREAM_TABLES = (
     "clicks", "rejected_events", "late_events", "clicks_per_minute_article", "clicks_per_minute_referrer",
@@ -161,6 +161,12 @@ def confluent_kafka_rate(stack: EmbeddedStack, topic: str, events: list[bytes]) 
     return len(records) / elapsed
 
 
+def _wait_running(stack: EmbeddedStack, job_id: str) -> None:
+    outcome = stack.flink.rest.wait_until_running(job_id, 180.0)
+    if outcome != "RUNNING":
+        raise RuntimeError(f"the measured job {job_id} is not RUNNING after 180 s: {outcome}")
+
+
 def drain_throughput(stack: EmbeddedStack, config: JobConfig, topic: str, total: int, group: str,
                      timeout_s: float = 1800.0, timed: AbstractContextManager[object] | None = None) -> float:
     """Events/s for the job to move a backlog of `total` events from Kafka into PostgreSQL (count verified).
@@ -172,7 +178,7 @@ def drain_throughput(stack: EmbeddedStack, config: JobConfig, topic: str, total:
     env = stack.job_env() | config.env | {"KAFKA_TOPIC": topic, "KAFKA_GROUP_ID": group}
     job_id = stack.flink.submit(env, restore_from=None)
     try:
-        stack.wait_until_running(job_id)
+        _wait_running(stack, job_id)
         with timed or nullcontext():
             started = time.monotonic()
             while (landed := scalar(stack, "SELECT count(*) FROM clicks")) < total:
@@ -181,7 +187,7 @@ def drain_throughput(stack: EmbeddedStack, config: JobConfig, topic: str, total:
                 time.sleep(0.25)
             elapsed = time.monotonic() - started
     finally:
-        stack.flink.cancel(job_id)
+        stack.flink.rest.cancel(job_id)
     if landed != total:
         raise RuntimeError(f"{landed:.0f} rows for {total} events: loss or duplication")
     return total / elapsed
@@ -203,13 +209,13 @@ def latency_percentiles(stack: EmbeddedStack, config: JobConfig, topic: str, rat
     job_id = stack.flink.submit(env, restore_from=None)
     total = rate * (warmup_s + seconds)
     try:
-        stack.wait_until_running(job_id)
+        _wait_running(stack, job_id)
         run_producer(stack, topic, total, "--rate", str(rate))
         deadline = time.monotonic() + 120
         while scalar(stack, "SELECT count(*) FROM clicks") < total and time.monotonic() < deadline:
             time.sleep(0.5)
     finally:
-        stack.flink.cancel(job_id)
+        stack.flink.rest.cancel(job_id)
     # In a paced run the producer stamps each event with the wall-clock time it creates it, and
     # PostgreSQL records when each row's transaction committed (track_commit_timestamp).
     with closing(connect(stack)) as conn, conn.cursor() as cur:
@@ -230,7 +236,3 @@ def cold_start_seconds(stack: EmbeddedStack) -> float:
     started = time.monotonic()
     stack.run(echo=lambda _line: None)
     return time.monotonic() - started
-
-
-def quiet_progress() -> Progress:
-    return Progress(6, echo=lambda _line: None)

@@ -30,7 +30,7 @@ def services(stack: EmbeddedStack) -> dict[str, ManagedProcess]:
         "kafka": stack.kafka.process,
         "flink-jobmanager": stack.flink.jobmanager,
         "flink-taskmanager": stack.flink.taskmanager,
-        "postgres": stack.postgres.process,
+        "postgres": stack.processes()["postgres"],
     }
 
 

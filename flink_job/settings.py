@@ -6,6 +6,9 @@ Every default below is the embedded stack's; the container stack sets the same v
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from psycopg2.extensions import make_dsn
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,7 +24,7 @@ class JobSettings(BaseSettings):
     job_name: str = Field(default=_stack.flink_job_name, alias="FLINK_JOB_NAME")
     kafka_bootstrap_servers: str = Field(default=_stack.kafka_bootstrap, alias="KAFKA_BOOTSTRAP_SERVERS")
     kafka_topic: str = Field(default=_stack.kafka_topic, alias="KAFKA_TOPIC")
-    kafka_group_id: str = Field(default="wikistream-flink", alias="KAFKA_GROUP_ID")
+    kafka_group_id: str = Field(default=_stack.kafka_group_id, alias="KAFKA_GROUP_ID")
     postgres_jdbc_url: str = Field(
         default=f"jdbc:postgresql://127.0.0.1:{_stack.postgres_port}/{_stack.postgres_db}",
         alias="POSTGRES_JDBC_URL",
@@ -56,6 +59,14 @@ class JobSettings(BaseSettings):
         if not jars:
             raise SystemExit(f"no connector jars in {self.jars_dir}: run 'make jars' (or set FLINK_JOB_JARS_DIR)")
         return [jar.resolve().as_uri() for jar in jars]
+
+    def libpq_dsn(self) -> str:
+        """The same database and role for a Python client (the job keeper's health records)."""
+        address = urlsplit(self.postgres_jdbc_url.removeprefix("jdbc:"))
+        return make_dsn(
+            host=address.hostname, port=address.port or 5432, dbname=address.path.lstrip("/"),
+            user=self.postgres_user, password=self.postgres_password, connect_timeout=5,
+        )
 
     @property
     def sink_url(self) -> str:

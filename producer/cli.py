@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import secrets
 import signal
@@ -14,11 +15,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from kafka.errors import KafkaError
 
 from producer.datasets import model_path_for, resolve_model
 from producer.download import DEFAULT_BASE_URL, Downloader, DumpFile
 from producer.errors import ProducerError
-from producer.model import DEFAULT_CONTINUE_CAP, build_model, load_model
+from producer.model import DEFAULT_CONTINUE_CAP, ClickstreamModel, build_model, load_model
+from producer.journal import Journal, JournalWriter, delivered_after
 from producer.pacing import Pacer
 from producer.randomuser import RandomUserClient
 from producer.runner import StatsLine, run_stream
@@ -131,9 +134,14 @@ def run(
         bool | None, typer.Option("--pace/--no-pace", help="Hold to the wall clock (default: on, off with --dry-run)")
     ] = None,
     start_ms: Annotated[int | None, typer.Option(help="Event time of the start, epoch ms (default: now)")] = None,
+    journal: Annotated[
+        Path | None,
+        typer.Option(help="Resume the run this journal holds, without loss or repeats (default: PRODUCER_JOURNAL)"),
+    ] = None,
 ) -> None:
     """Stream click events to Kafka (or stdout with --dry-run)."""
     settings = ProducerSettings()
+    journal = journal or settings.journal
     if seed is None:
         seed = secrets.randbelow(2**31)
     log.info("seed %d (pass --seed %d to reproduce)", seed, seed)
@@ -152,18 +160,56 @@ def run(
         origin_ms = start_ms if start_ms is not None else time.time_ns() // 1_000_000
         simulator = ClickSimulator(model, users, config, seed, origin_ms)
         paced = pace if pace is not None else not dry_run
+        writer, delivered = None, frozenset[str]()
+        if journal is not None and not dry_run:
+            writer, delivered = _resume(Journal(journal), simulator, settings, _run_params(rate, speedup, total, model, users))
         stats = StatsLine()
         sent = 0
         # Installed only now: a Ctrl-C during a model build or a connection retry still interrupts at once.
         stop = _stop_on_signals()
         try:
-            sent = run_stream(simulator, sink, total, Pacer(STEP_S) if paced else None, stop, stats)
+            sent = run_stream(simulator, sink, total, (lambda: Pacer(STEP_S)) if paced else None, stop, stats,
+                              writer, delivered)
         finally:
             sink.close()
+        if writer is not None:
+            # Everything is acknowledged now (or failed, and is sent again by the next run).
+            writer.before_step(simulator, force=True)
         stats.maybe_log(sent, sink, simulator, force=True)
         log.info("done: %d clicks at %.1f/s overall, %d delivery errors", sent, stats.overall_rate(sent), sink.errors)
     if sink.errors:
         raise typer.Exit(1)
+
+
+def _run_params(
+    rate: float, speedup: float, total: int | None, model: ClickstreamModel, users: list[tuple[str, float]]
+) -> dict[str, object]:
+    """What a journal's run must share with this one to be resumed by it."""
+    digest = hashlib.sha256("".join(f"{user_id}:{activity!r}\n" for user_id, activity in users).encode())
+    return {"rate": rate, "speedup": speedup, "total": total, "model": model.describe(), "users": digest.hexdigest()}
+
+
+def _resume(
+    journal: Journal, simulator: ClickSimulator, settings: ProducerSettings, params: dict[str, object]
+) -> tuple[JournalWriter, frozenset[str]]:
+    """Continue the journal's run when it matches (restored simulator, events Kafka already has)."""
+    checkpoint = journal.load()
+    if checkpoint is None or checkpoint.params != params:
+        if checkpoint is not None:
+            log.info("journal %s holds another run (%s): starting a new one", journal.path, checkpoint.params)
+        log.info("run %s, journal %s", simulator.run_id, journal.path)
+        return JournalWriter(journal, params, {}), frozenset()
+    simulator.restore(checkpoint.state)
+    try:
+        delivered = delivered_after(settings.kafka_bootstrap_servers, settings.kafka_topic, checkpoint.offsets,
+                                    simulator.run_id)
+    except (KafkaError, TimeoutError) as error:
+        raise ProducerError(f"cannot read back what run {simulator.run_id} delivered: {error}") from error
+    log.info(
+        "RESUMING run %s at event %d (journal %s): %d later events are in Kafka already and are not sent again",
+        simulator.run_id, simulator.emitted, journal.path, len(delivered),
+    )
+    return JournalWriter(journal, params, checkpoint.offsets), frozenset(delivered)
 
 
 @app.command()

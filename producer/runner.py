@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from producer.journal import JournalWriter
 from producer.pacing import Pacer
 from producer.sessions import ClickSimulator
 from producer.sinks import ReaderGone, Sink
@@ -47,23 +49,44 @@ def run_stream(
     simulator: ClickSimulator,
     sink: Sink,
     total: int | None,
-    pacer: Pacer | None,
+    pacer: Callable[[], Pacer] | None,
     stop: threading.Event,
     stats: StatsLine,
+    journal: JournalWriter | None = None,
+    already_delivered: frozenset[str] = frozenset(),
 ) -> int:
-    """Send until total events (exactly) or until stop is set; returns the events handed to the sink."""
+    """Send until the run holds total events (exactly) or until stop is set; returns the events sent now.
+
+    A resumed run (producer/journal.py) first regenerates, unpaced, the events from its checkpoint
+    on, skipping those already_delivered; once past them it moves its event times to now, then holds
+    to the wall clock (pacer) like a new run.
+    """
     sent = 0
-    while not stop.is_set() and (total is None or sent < total):
-        if pacer is not None:
-            dropped_s = pacer.wait_for_next_step()
+    waiting = set(already_delivered)
+    paced: Pacer | None = None
+    while not stop.is_set() and (total is None or simulator.emitted < total):
+        if journal is not None:
+            journal.before_step(simulator)
+        if pacer is not None and paced is None and not waiting:
+            behind_ms = time.time_ns() // 1_000_000 - simulator.clock_ms
+            if behind_ms > 0:
+                simulator.shift_origin(behind_ms)
+            paced = pacer()
+        if paced is not None:
+            dropped_s = paced.wait_for_next_step()
             if dropped_s:
                 log.warning("fell %.1f s behind the wall clock: the rate is not sustainable here", dropped_s)
                 simulator.shift_origin(round(dropped_s * 1000))
+        first = simulator.emitted
         events = simulator.step()
         if total is not None:
-            events = events[: total - sent]
+            events = events[: total - first]
+        if waiting:
+            fresh = [event for event in events if event.event_id not in waiting]
+            waiting.difference_update(event.event_id for event in events)
+            events = fresh
         try:
-            sink.send(events)
+            sink.send(events, journal.step(len(events)) if journal is not None else None)
         except ReaderGone:
             log.info("stdout was closed by its reader: stopping")
             break

@@ -11,14 +11,16 @@ max_open_sessions, dwell times are divided by a larger factor (`time_compression
 bounded; the producer logs it.
 
 Everything is drawn from one seeded random.Random, so a seed fixes the whole stream (ids included),
-as long as the same rate, speedup and origin are used.
+as long as the same rate, speedup and origin are used. Event ids are `<run id>-<n>`, n counting the
+run's events from 0: a restarted producer finds which of its events Kafka already holds by their
+numbers (producer/journal.py), and snapshot()/restore() carry the simulation across the restart.
 """
 
 from __future__ import annotations
 
 import bisect
+import hashlib
 import heapq
-import itertools
 import random
 import uuid
 from collections.abc import Sequence
@@ -59,6 +61,20 @@ class _OpenSession:
         self.article = article
 
 
+@dataclass
+class SimulatorState:
+    """A ClickSimulator's state in JSON values: the random generator, the open sessions, the clocks."""
+
+    run_id: str
+    origin_ms: int
+    rng: list  # [version, internal state, gauss_next] of random.Random.getstate()
+    pending: list[list]  # [time, tiebreak, session_id, user_id, seq, prev, article] per open session
+    tiebreak: int
+    clock: float
+    tokens: float
+    emitted: int
+
+
 class ClickSimulator:
     def __init__(
         self,
@@ -73,15 +89,48 @@ class ClickSimulator:
         self.model = model
         self.config = config
         self.origin_ms = origin_ms
+        self.run_id = hashlib.sha256(f"{seed}:{origin_ms}".encode()).hexdigest()[:12]
         self.rng = random.Random(seed)
         self.walker = Walker(model, self.rng, config.dwell)
         self._user_ids = [user_id for user_id, _ in users]
         self._user_cum = list(accumulate(activity for _, activity in users))
         self._compression = config.time_compression
         self._pending: list[tuple[float, int, _OpenSession]] = []
-        self._tiebreak = itertools.count()
+        self._tiebreak = 0
         self._clock = 0.0
         self._tokens = 0.0
+        # Events emitted so far: the number in the next event's id.
+        self.emitted = 0
+
+    def snapshot(self) -> SimulatorState:
+        """Everything that decides the rest of the stream (not the model, the users or the config)."""
+        version, internal, gauss_next = self.rng.getstate()
+        return SimulatorState(
+            run_id=self.run_id,
+            origin_ms=self.origin_ms,
+            rng=[version, list(internal), gauss_next],
+            pending=[[at, tie, s.session_id, s.user_id, s.seq, s.prev, s.article] for at, tie, s in self._pending],
+            tiebreak=self._tiebreak,
+            clock=self._clock,
+            tokens=self._tokens,
+            emitted=self.emitted,
+        )
+
+    def restore(self, state: SimulatorState) -> None:
+        """Continue exactly where snapshot() was taken (same model, users and config)."""
+        version, internal, gauss_next = state.rng
+        self.rng.setstate((version, tuple(internal), gauss_next))
+        self.run_id, self.origin_ms = state.run_id, state.origin_ms
+        self._pending = [
+            (at, tie, _OpenSession(session_id, user_id, seq, prev, article))
+            for at, tie, session_id, user_id, seq, prev, article in state.pending
+        ]
+        self._tiebreak, self._clock, self._tokens, self.emitted = state.tiebreak, state.clock, state.tokens, state.emitted
+
+    @property
+    def clock_ms(self) -> int:
+        """Event time the next step starts at."""
+        return self.origin_ms + round(self._clock * 1000)
 
     @property
     def open_sessions(self) -> int:
@@ -123,7 +172,7 @@ class ClickSimulator:
         curr = self.model.title(session.article)
         session.seq += 1
         event = ClickEvent(
-            event_id=self._uuid(),
+            event_id=f"{self.run_id}-{self.emitted}",
             user_id=session.user_id,
             session_id=session.session_id,
             seq=session.seq,
@@ -136,5 +185,7 @@ class ClickSimulator:
         if following is not None:
             session.prev, session.article = curr, following
             next_at = at + self.walker.dwell_s() / self._compression
-            heapq.heappush(self._pending, (next_at, next(self._tiebreak), session))
+            self._tiebreak += 1
+            heapq.heappush(self._pending, (next_at, self._tiebreak, session))
+        self.emitted += 1
         return event

@@ -14,6 +14,7 @@
 | RANDOMUSER_API_URL               | https://randomuser.me/api/               |
 | RANDOMUSER_ATTEMPTS              | 4 per page (back-off 1, 2, 4 s)          |
 | PRODUCER_DATA_DIR                | WIKISTREAM_STATE_DIR/data (synthetic dataset, model cache) |
+| PRODUCER_JOURNAL                 | none: a run is not resumable (the stacks set one) |
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class ProducerSettings(BaseSettings):
     randomuser_api_url: str = Field(default="https://randomuser.me/api/", alias="RANDOMUSER_API_URL")
     randomuser_attempts: int = Field(default=4, ge=1, alias="RANDOMUSER_ATTEMPTS")
     data_dir: Path = Field(default_factory=lambda: stack_settings().state_path / "data", alias="PRODUCER_DATA_DIR")
+    # A killed `run` started again with the same journal resumes its run (producer/journal.py).
+    journal: Path | None = Field(default=None, alias="PRODUCER_JOURNAL")
 
     @property
     def postgres_dsn(self) -> str:

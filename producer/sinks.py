@@ -5,11 +5,12 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import BinaryIO, Protocol
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.producer.future import RecordMetadata
 from kafka.partitioner.default import DefaultPartitioner, murmur2
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -32,8 +33,12 @@ class ReaderGone(Exception):
     """The reader of stdout went away (e.g. `| head`): a normal end for a dry run."""
 
 
+# Called with the Kafka position of each delivered event of a send() (producer/journal.py).
+OnDelivered = Callable[[int, int], None]
+
+
 class Sink(Protocol):
-    def send(self, events: Sequence[ClickEvent]) -> None: ...
+    def send(self, events: Sequence[ClickEvent], on_delivered: OnDelivered | None = None) -> None: ...
 
     @property
     def errors(self) -> int: ...
@@ -50,7 +55,7 @@ class StdoutSink:
     def __init__(self, stream: BinaryIO) -> None:
         self.stream = stream
 
-    def send(self, events: Sequence[ClickEvent]) -> None:
+    def send(self, events: Sequence[ClickEvent], on_delivered: OnDelivered | None = None) -> None:
         if not events:
             return
         try:
@@ -157,7 +162,7 @@ class KafkaSink:
         if self._failed <= LOGGED_DELIVERY_ERRORS:
             log.error("delivery to Kafka failed: %s", error)
 
-    def send(self, events: Sequence[ClickEvent]) -> None:
+    def send(self, events: Sequence[ClickEvent], on_delivered: OnDelivered | None = None) -> None:
         try:
             for event in events:
                 future = self.producer.send(
@@ -167,6 +172,8 @@ class KafkaSink:
                     timestamp_ms=event.event_time_ms,
                 )
                 future.add_callback(self._on_success)
+                if on_delivered is not None:
+                    future.add_callback(_position, on_delivered)
                 future.add_errback(self._on_error)
                 self._sent += 1
         except KafkaTimeoutError as error:
@@ -186,3 +193,7 @@ class KafkaSink:
         except KafkaTimeoutError:
             log.error("%d events still unacknowledged after %.0f s", self.in_flight, self.flush_timeout_s)
         self.producer.close(timeout=self.flush_timeout_s)
+
+
+def _position(on_delivered: OnDelivered, metadata: RecordMetadata) -> None:
+    on_delivered(metadata.partition, metadata.offset)

@@ -105,3 +105,24 @@ CREATE TABLE IF NOT EXISTS session_stats (
     last_event     timestamptz NOT NULL,
     duration_s     double precision NOT NULL
 );
+
+-- The pipeline's health as the job keeper observes it every few seconds (wikistream/health.py):
+-- whether data flows, not only whether a job says RUNNING. Rows older than a day are deleted.
+CREATE TABLE IF NOT EXISTS pipeline_health (
+    observed_at        timestamptz PRIMARY KEY,
+    degraded           boolean NOT NULL,
+    reasons            text[] NOT NULL,
+    job_id             text,
+    job_state          text NOT NULL,
+    tasks_running      integer NOT NULL,
+    tasks_total        integer NOT NULL,
+    restarts_10m       integer NOT NULL,
+    resubmissions_10m  integer NOT NULL,
+    last_exception     text,
+    checkpoint_age_s   double precision,
+    lag_total          bigint NOT NULL,
+    lag                jsonb NOT NULL,
+    newest_click_age_s double precision,
+    sink_retrying      integer NOT NULL,
+    quarantined_rows   bigint NOT NULL
+);

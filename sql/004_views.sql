@@ -55,3 +55,16 @@ SELECT count(*)::bigint AS sessions,
        avg(duration_s)::double precision AS avg_duration_s
 FROM session_stats
 WHERE last_event >= now() - interval '60 minutes';
+
+-- The newest health observation, with how old it is: a keeper that stopped observing shows as stale.
+CREATE OR REPLACE VIEW v_pipeline_health AS
+SELECT observed_at,
+       EXTRACT(EPOCH FROM now() - observed_at)::double precision AS observed_seconds_ago,
+       CASE WHEN now() - observed_at > interval '1 minute' THEN 'UNKNOWN (no recent observation)'
+            WHEN degraded THEN 'DEGRADED' ELSE 'HEALTHY' END AS status,
+       array_to_string(reasons, '; ') AS reasons,
+       job_state, tasks_running, tasks_total, restarts_10m, resubmissions_10m, last_exception, checkpoint_age_s,
+       lag_total, lag, newest_click_age_s, sink_retrying, quarantined_rows
+FROM pipeline_health
+ORDER BY observed_at DESC
+LIMIT 1;

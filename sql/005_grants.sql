@@ -12,5 +12,7 @@ GRANT SELECT ON users TO wikistream_writer;
 GRANT SELECT, INSERT, UPDATE ON clicks, rejected_events, refused_rows, late_events,
     clicks_per_minute_article, clicks_per_minute_referrer, clicks_per_minute_country,
     session_stats TO wikistream_writer;
+-- The job keeper records health as the writer and keeps a day of it.
+GRANT SELECT, INSERT, DELETE ON pipeline_health TO wikistream_writer;
 
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO wikistream_reader;

@@ -6,11 +6,13 @@ import sys
 
 import typer
 
-from stack.containers import container_count_rows, container_stack_running, container_status
-from stack.embedded import EmbeddedStack
+from stack.containers import container_count_rows, container_health, container_stack_running, container_status
+from stack.embedded import EmbeddedStack, ServiceStatus
 from stack.jars import resolve_jars
 from stack.layout import Layout
 from stack.preflight import PrerequisiteError
+from stack.supervision import PROGRAMS
+from wikistream.health import PipelineHealth
 from wikistream.settings import stack_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -46,7 +48,7 @@ def run(wait_rows_timeout: float = typer.Option(180.0, help="Seconds to wait for
 
 @app.command()
 def stop() -> None:
-    """Stop every process the stack started (by pid), keeping all data."""
+    """Stop every process the stack started (by pid), keeping all data; nothing restarts them."""
     _stack().stop()
 
 
@@ -65,20 +67,69 @@ def _container_status() -> list[tuple[str, str]]:
         return [("container stack", f"unavailable ({error})")]
 
 
+def _service_line(service: ServiceStatus) -> str:
+    if service.pid is None:
+        state = "down"
+    else:
+        state = f"up (pid {service.pid})"
+    if service.supervised not in (None, "RUNNING"):
+        state += f", supervisor: {service.supervised}"
+    return f"  {service.name:<18} {state}" + (f"  {service.detail}" if service.detail and service.pid else "")
+
+
 @app.command()
 def status() -> None:
-    """Each service of the embedded stack and of the container stack: up or down, and the job's state."""
+    """Each service, and whether data flows; exit status 1 when a running stack is degraded, 3 when none runs."""
+    stack = _stack()
     typer.echo("embedded stack (make run)")
-    for service in _stack().status():
-        if service.name == "flink-job":
-            state = service.detail
-        else:
-            state = f"up (pid {service.pid})" if service.pid else "down"
-            state += f"  {service.detail}" if service.detail and service.pid else ""
-        typer.echo(f"  {service.name:<18} {state}")
+    services = stack.status()
+    exit_code = 3
+    if not stack.started():
+        typer.echo("  not running (make run)")
+    else:
+        for service in services:
+            typer.echo(_service_line(service))
+        health = stack.health(services)
+        for line in health.lines():
+            typer.echo(f"  {line}")
+        exit_code = 1 if health.degraded else 0
     typer.echo("container stack (make up)")
     for name, state in _container_status():
         typer.echo(f"  {name:<30} {state}")
+    containers = _container_health()
+    if containers is not None:
+        for line in containers.lines():
+            typer.echo(f"  {line}")
+        exit_code = 1 if containers.degraded or exit_code == 1 else 0
+    raise typer.Exit(exit_code)
+
+
+def _container_health() -> PipelineHealth | None:
+    try:
+        return container_health()
+    except PrerequisiteError:  # no Terraform or no Docker here: there is no container stack
+        return None
+
+
+@app.command()
+def service(
+    action: str = typer.Argument(..., help="start or stop"),
+    name: str = typer.Argument(..., help="One of: " + ", ".join(program.name for program in PROGRAMS)),
+) -> None:
+    """Start or stop one supervised service of the running embedded stack (a stopped one stays stopped)."""
+    stack = _stack()
+    if name not in stack.processes() or action not in ("start", "stop"):
+        _fail(PrerequisiteError(f"usage: service start|stop NAME, NAME one of {', '.join(stack.processes())}"))
+    if not stack.supervisor.is_running():
+        _fail(PrerequisiteError("the embedded stack is not running: try 'make run'."))
+    try:
+        if action == "stop":
+            typer.echo(f"{name} {'stopped' if stack.stop_service(name) else 'was not running'}")
+        else:
+            stack.start_service(name)
+            typer.echo(f"{name} started")
+    except PrerequisiteError as error:
+        _fail(error)
 
 
 @app.command("count-rows")
@@ -86,7 +137,7 @@ def count_rows() -> None:
     """Row counts of the main tables, from whichever stack is running (the embedded one first)."""
     stack = _stack()
     try:
-        if stack.postgres.process.is_running() or not container_stack_running():
+        if stack.processes()["postgres"].is_running() or not container_stack_running():
             counts = stack.count_rows()
         else:
             counts = container_count_rows()

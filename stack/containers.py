@@ -6,6 +6,7 @@ port with the credentials in the outputs. Nothing here starts or stops anything.
 
     container_stack_running() -> bool                every container of the stack runs
     container_status()        -> [(name, status)]    each container, plus the Flink job's state
+    container_health()        -> PipelineHealth      whether data flows (make status)
     container_count_rows()    -> {table: rows}       the same tables as the embedded stack
 
 Another state (tests, a second stack) is selected with TerraformStack(state=...).
@@ -18,17 +19,18 @@ import os
 import shutil
 import subprocess
 import tempfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 from python_terraform import Terraform
 
-from stack.row_counts import count_rows
 from stack.preflight import PrerequisiteError
-from wikistream.settings import REPO_ROOT
+from stack.row_counts import count_rows
+from wikistream.flink_rest import FlinkRest
+from wikistream.health import HealthThresholds, PipelineHealth, observe, recent_resubmissions
+from wikistream.settings import REPO_ROOT, stack_settings
 
 TERRAFORM_DIR = REPO_ROOT / "terraform"
 CACHE_DIR = Path(os.environ.get("WIKISTREAM_CACHE", Path.home() / ".cache" / "wikistream"))
@@ -90,16 +92,11 @@ def _docker_state(name: str) -> str:
 
 
 def _flink_job_state(rest_url: str, job_name: str) -> str:
-    try:
-        with urllib.request.urlopen(f"{rest_url}/jobs/overview", timeout=5) as response:  # noqa: S310 - our own URL
-            jobs = json.loads(response.read())["jobs"]
-    except (urllib.error.URLError, OSError, ValueError, KeyError):
+    rest = FlinkRest(rest_url)
+    if not rest.reachable():
         return "not reachable"
-    mine = [job for job in jobs if job["name"] == job_name]
-    if not mine:
-        return "not running"
-    newest = max(mine, key=lambda job: job["start-time"])
-    return f"{newest['state']} ({newest['jid']})"
+    jobs = rest.jobs(job_name)
+    return f"{jobs[0].state} ({jobs[0].job_id})" if jobs else "not running"
 
 
 def container_stack_running(stack: TerraformStack | None = None) -> bool:
@@ -128,6 +125,31 @@ def container_status(stack: TerraformStack | None = None) -> list[tuple[str, str
     postgres = outputs["postgres"]
     rows.append(("postgresql", f"{postgres['host']}:{postgres['port']}/{postgres['database']}"))
     return rows
+
+
+def container_health(stack: TerraformStack | None = None) -> PipelineHealth | None:
+    """Whether data flows through the container stack (None when it is not up), seen from the host."""
+    stack = stack or TerraformStack()
+    outputs = stack.outputs()
+    names = stack.container_names()
+    if not names:
+        return None
+    dsn = outputs["postgres_admin_dsn"] + " connect_timeout=3"
+    try:
+        resubmitted = recent_resubmissions(dsn)
+    except psycopg2.Error:
+        resubmitted = 0
+    return observe(
+        FlinkRest(outputs["flink_ui_url"]),
+        outputs["flink_job_name"],
+        kafka_bootstrap=outputs["kafka_bootstrap_servers"],
+        topic=outputs["kafka_topic"],
+        group=stack_settings().kafka_group_id,
+        postgres_dsn=dsn,
+        thresholds=HealthThresholds(),
+        resubmissions_10m=resubmitted,
+        services_down=[name for name in names if not _docker_state(name).startswith("running")],
+    )
 
 
 def container_count_rows(stack: TerraformStack | None = None) -> dict[str, int]:

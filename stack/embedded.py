@@ -1,4 +1,4 @@
-"""The embedded stack as a whole: bring it up in order, stop it, report on it."""
+"""The embedded stack as a whole: bring it up in order under its supervisor, stop it, report on it."""
 
 from __future__ import annotations
 
@@ -11,22 +11,38 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from stack.credentials import ADMIN_USER, WRITER_USER, Credentials, load_or_create
+from stack.credentials import ADMIN_USER, WRITER_USER, Credentials, load_or_create, stored_password
 from stack.flink import FlinkCluster, FlinkMemory
 from stack.jars import resolve_jars
 from stack.kafka import EmbeddedKafka
 from stack.layout import Layout
 from stack.postgres import EmbeddedPostgres
 from stack.preflight import PrerequisiteError, check_java, check_ports_free, check_python
-from stack.process import ManagedProcess
+from stack.process import ManagedProcess, RunAs
 from stack.row_counts import count_rows
+from stack.supervision import PROGRAMS, RUNNING_STATES, Program, Supervisor
+from wikistream.flink_rest import FlinkRest, FlinkRestError
+from wikistream.health import HealthThresholds, PipelineHealth, observe
+from wikistream.job_keeper import KeeperLog
 from wikistream.settings import REPO_ROOT, StackSettings
+
 
 @dataclass(frozen=True)
 class ServiceStatus:
     name: str
     pid: int | None
+    # supervisord's state of the program (RUNNING, BACKOFF, FATAL, ...), None without supervisord.
+    supervised: str | None
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How a service is exec'd by stack.launch."""
+
+    argv: list[str]
+    env: dict[str, str]
+    run_as: RunAs | None = None
 
 
 class Progress:
@@ -58,7 +74,11 @@ class EmbeddedStack:
         self.flink = FlinkCluster(
             self.layout, settings.flink_rest_port, settings.flink_rpc_port, settings.flink_task_slots, memory
         )
+        self.supervisor = Supervisor(self.layout)
         self.producer = ManagedProcess("producer", self.layout.run_dir, self.layout.log_dir)
+        self.keeper = ManagedProcess("job-keeper", self.layout.run_dir, self.layout.log_dir)
+        self.keeper_log_file = self.layout.run_dir / "job-keeper.json"
+        self.producer_journal = self.layout.root / "producer" / "journal.json"
 
     @property
     def credentials(self) -> Credentials:
@@ -69,6 +89,18 @@ class EmbeddedStack:
     @property
     def postgres(self) -> EmbeddedPostgres:
         return EmbeddedPostgres(self.layout, self.settings.postgres_port, self.settings.postgres_db, self.credentials)
+
+    def processes(self) -> dict[str, ManagedProcess]:
+        """Every supervised service by its program name, each known by its pid file."""
+        by_name = {
+            "postgres": ManagedProcess("postgres", self.layout.run_dir, self.layout.log_dir),
+            "kafka": self.kafka.process,
+            "flink-jobmanager": self.flink.jobmanager,
+            "flink-taskmanager": self.flink.taskmanager,
+            "job-keeper": self.keeper,
+            "producer": self.producer,
+        }
+        return {program.name: by_name[program.name] for program in PROGRAMS}
 
     # --- environment handed to the producer and the job ------------------------------------
     def _postgres_env(self, user: str, password: str) -> dict[str, str]:
@@ -96,62 +128,131 @@ class EmbeddedStack:
         )
         return env
 
+    @property
+    def postgres_jdbc_url(self) -> str:
+        return f"jdbc:postgresql://127.0.0.1:{self.settings.postgres_port}/{self.settings.postgres_db}"
+
     def job_env(self) -> dict[str, str]:
         return {
             "FLINK_JOB_NAME": self.settings.flink_job_name,
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap,
             "KAFKA_TOPIC": self.settings.kafka_topic,
-            "POSTGRES_JDBC_URL": f"jdbc:postgresql://127.0.0.1:{self.settings.postgres_port}/{self.settings.postgres_db}",
+            "KAFKA_GROUP_ID": self.settings.kafka_group_id,
+            "POSTGRES_JDBC_URL": self.postgres_jdbc_url,
             "POSTGRES_WRITER_USER": WRITER_USER,
             "POSTGRES_WRITER_PASSWORD": self.credentials.writer_password,
             "JOB_PARALLELISM": str(self.settings.flink_task_slots),
         }
 
+    def writer_dsn(self) -> str:
+        return (
+            f"host=127.0.0.1 port={self.settings.postgres_port} dbname={self.settings.postgres_db} "
+            f"user={WRITER_USER} password={self.credentials.writer_password} connect_timeout=5"
+        )
+
+    # --- how each service is started (python -m stack.launch NAME) ---------------------------
+    def launch(self, name: str) -> Launch:
+        """Prepare a service for a start (configuration, storage) and say how to exec it."""
+        if name == "postgres":
+            postgres = self.postgres
+            postgres.prepare()
+            return Launch(postgres.command(), dict(os.environ), postgres.run_as)
+        if name == "kafka":
+            self.kafka.prepare()
+            return Launch(self.kafka.command(), dict(os.environ))
+        if name in ("flink-jobmanager", "flink-taskmanager"):
+            self.flink.write_config()
+            return Launch(self.flink.command(name.removeprefix("flink-")), self.flink.env())
+        if name == "job-keeper":
+            return Launch([sys.executable, "-m", "stack.keeper"], self._component_env())
+        if name == "producer":
+            # With a journal: a producer killed mid-run resumes the same run, losing and repeating nothing.
+            command = [sys.executable, "-m", "producer", "run", "--rate", str(self.settings.producer_rate),
+                       "--journal", str(self.producer_journal)]
+            return Launch(command, self.producer_env())
+        raise PrerequisiteError(f"unknown service '{name}' (one of {', '.join(self.processes())})")
+
     # --- lifecycle ---------------------------------------------------------------------------
     def _preflight(self) -> None:
         check_python()
         check_java()
+        processes = self.processes()
         ports = {
-            "postgres_port": (self.settings.postgres_port, self.postgres.process),
-            "kafka_port": (self.settings.kafka_port, self.kafka.process),
-            "kafka_controller_port": (self.settings.kafka_controller_port, self.kafka.process),
-            "flink_rest_port": (self.settings.flink_rest_port, self.flink.jobmanager),
-            "flink_rpc_port": (self.settings.flink_rpc_port, self.flink.jobmanager),
+            "postgres_port": (self.settings.postgres_port, processes["postgres"]),
+            "kafka_port": (self.settings.kafka_port, processes["kafka"]),
+            "kafka_controller_port": (self.settings.kafka_controller_port, processes["kafka"]),
+            "flink_rest_port": (self.settings.flink_rest_port, processes["flink-jobmanager"]),
+            "flink_rpc_port": (self.settings.flink_rpc_port, processes["flink-jobmanager"]),
         }
         # Ports held by our own running services are expected; any other holder is an error.
         check_ports_free({name: port for name, (port, owner) in ports.items() if not owner.is_running()})
 
+    def _start_program(self, name: str, ready: Callable[[Callable[[], bool]], None]) -> None:
+        """Start one supervised program and wait until `ready` returns (it gets an is-alive probe)."""
+        self.supervisor.start_program(name)
+
+        def alive() -> bool:
+            # A start that fails is retried by supervisord; only FATAL (it gave up) ends the wait.
+            return self.supervisor.state(name) != "FATAL"
+
+        try:
+            ready(alive)
+        except PrerequisiteError as error:
+            raise PrerequisiteError(f"{error} (log: {self.processes()[name].log_file})") from error
+
+    def _adopt_orphans(self, echo: Callable[[str], None]) -> None:
+        """Services alive without their supervisor (it was killed): stop them, so it can start them again."""
+        if self.supervisor.is_running():
+            return
+        orphans = [name for name, process in self.processes().items() if process.is_running()]
+        if orphans:
+            echo(f"      the supervisor was not running but {', '.join(orphans)} were: restarting them supervised")
+            self.stop(echo=lambda line: echo(f"      {line}"))
+
     def start_services(self, progress: Progress) -> None:
-        """PostgreSQL, Kafka and Flink up, schema applied, topic created, users seeded."""
+        """PostgreSQL, Kafka and Flink up under the supervisor, schema applied, topic created, users seeded."""
         with progress.step("Checking prerequisites (Python, Java, free ports)"):
             self._preflight()
         with progress.step("Resolving jars from Maven Central (first run only)"):
             resolve_jars(self.settings, self.layout.tools_dir)
+        with progress.step("Starting the supervisor (restarts any service that dies)"):
+            self._adopt_orphans(progress.echo)
+            # The services read their settings from the environment: this stack's, whoever started it.
+            self.supervisor.start(dict(os.environ) | self.settings.as_env())
         with progress.step("Starting PostgreSQL and applying sql/"):
             postgres = self.postgres
-            postgres.start()
+            self._start_program("postgres", lambda alive: postgres.wait_ready(60, alive))
             applied = postgres.apply_schema()
             progress.echo(f"      schema files: {', '.join(applied)}")
         with progress.step("Starting Kafka (KRaft) and creating the topic"):
-            self.kafka.start()
+            self._start_program("kafka", lambda alive: self.kafka.wait_ready(90, alive))
             created = self.kafka.ensure_topic(self.settings.kafka_topic, self.settings.kafka_topic_partitions)
             progress.echo(f"      topic '{self.settings.kafka_topic}' {'created' if created else 'already exists'}")
         with progress.step(f"Seeding {self.settings.users_count} users"):
             self._seed_users()
         with progress.step("Starting Flink (JobManager + TaskManager)"):
-            self.flink.start()
+            self.supervisor.start_program("flink-jobmanager")
+            self._start_program("flink-taskmanager", lambda alive: self.flink.wait_ready(120, alive))
 
     def run(self, wait_rows_timeout: float = 180.0, echo: Callable[[str], None] = print) -> None:
-        progress = Progress(9, echo)
+        progress = Progress(10, echo)
         self.start_services(progress)
-        with progress.step("Submitting the PyFlink job"):
-            echo(f"      {self._ensure_job()}")
+        with progress.step("Starting the job keeper (submits the PyFlink job, resubmits it if it is lost)"):
+            echo(f"      {self._start_keeper()}")
         with progress.step("Starting the producer in the background"):
             started = not self.producer.is_running()
-            self._start_producer()
+            self._start_program("producer", lambda alive: self._wait_pid(self.producer, alive))
             echo(f"      producer {'started' if started else 'already running'} (pid {self.producer.pid()})")
         with progress.step("Waiting for rows to arrive in PostgreSQL"):
             echo(f"      clicks: {self._wait_for_rows(wait_rows_timeout)} rows and growing")
+
+    @staticmethod
+    def _wait_pid(process: ManagedProcess, alive: Callable[[], bool], timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while process.pid() is None:
+            if not alive() or time.monotonic() > deadline:
+                raise PrerequisiteError(f"{process.name} did not start: see {process.log_file}")
+            time.sleep(0.2)
 
     def _seed_users(self) -> None:
         env = self.producer_env()
@@ -167,40 +268,35 @@ class EmbeddedStack:
         if result.returncode != 0:
             raise PrerequisiteError(f"seeding users failed: see {log}")
 
-    def _ensure_job(self) -> str:
-        name = self.settings.flink_job_name
-        found = self.flink.find_job(name)
-        if found is not None and found[1] in ("RUNNING", "CREATED", "INITIALIZING", "RESTARTING"):
-            job_id, message = found[0], f"job {found[0]} already {found[1]}"
-        else:
-            restore = self.flink.latest_restore_point()
-            job_id = self.flink.submit(self.job_env(), restore)
-            message = f"job {job_id} submitted" + (f", resuming from {restore}" if restore else "")
-        self.wait_until_running(job_id)
-        return message + ", RUNNING"
-
-    def wait_until_running(self, job_id: str, timeout: float = 180.0) -> None:
+    def _start_keeper(self, timeout: float = 300.0) -> str:
+        """Start the keeper, wait until it has the job RUNNING; says whether it was restored and from what."""
+        already = self.flink.rest.live_jobs(self.settings.flink_job_name)
+        self.supervisor.start_program("job-keeper")
         deadline = time.monotonic() + timeout
-        while not self.flink.job_running(job_id):
-            failure = self.flink.job_failure(job_id)
-            if time.monotonic() > deadline:
-                raise PrerequisiteError(f"the Flink job is not RUNNING after {timeout:.0f} s: {failure or 'no error reported'}")
+        while True:
+            live = self.flink.rest.live_jobs(self.settings.flink_job_name)
+            if live and self.flink.rest.all_tasks_running(live[0].job_id):
+                break
+            if self.supervisor.state("job-keeper") == "FATAL" or time.monotonic() > deadline:
+                failure = (self.flink.rest.exceptions(live[0].job_id) or [None])[0] if live else None
+                raise PrerequisiteError(
+                    f"the Flink job is not RUNNING after {timeout:.0f} s"
+                    f" ({failure.summary if failure else 'no error reported'}): see {self.keeper.log_file}"
+                    "\nIf the job's SQL changed since its last savepoint, 'make reset' starts afresh."
+                )
             time.sleep(1)
-
-    def _start_producer(self) -> None:
-        env = self.producer_env()
-        self.producer.start(
-            [sys.executable, "-m", "producer", "run", "--rate", str(self.settings.producer_rate)],
-            env=env,
-            cwd=REPO_ROOT,
-        )
+        job_id = live[0].job_id
+        if already and already[0].job_id == job_id:
+            return f"job {job_id} already RUNNING"
+        restored = self.flink.rest.restored_from(job_id)
+        return f"job {job_id} RUNNING, " + (f"resumed from {restored}" if restored else "started without state")
 
     def _wait_for_rows(self, timeout: float) -> int:
         deadline = time.monotonic() + timeout
         first: int | None = None
         while time.monotonic() < deadline:
-            if not self.producer.is_running():
-                raise PrerequisiteError(f"the producer exited: see {self.producer.log_file}")
+            if self.supervisor.state("producer") not in RUNNING_STATES:
+                raise PrerequisiteError(f"the producer is not running: see {self.producer.log_file}")
             count = self.count_rows().get("clicks", 0)
             if first is None:
                 first = count
@@ -209,35 +305,87 @@ class EmbeddedStack:
             time.sleep(1)
         raise PrerequisiteError(f"no new rows reached the clicks table within {timeout:.0f} s: see {self.layout.log_dir}")
 
+    def stop_service(self, name: str) -> bool:
+        """Stop one supervised service (it stays stopped until `start_service` or `make run`)."""
+        self.processes()[name]  # a clear KeyError for an unknown name
+        return self.supervisor.stop_program(name)
+
+    def start_service(self, name: str) -> None:
+        self.processes()[name]
+        self.supervisor.start_program(name)
+
+    def _savepoint(self, echo: Callable[[str], None]) -> None:
+        if not self.flink.rest.reachable():
+            return
+        for job in self.flink.rest.live_jobs(self.settings.flink_job_name):
+            if job.state != "RUNNING":
+                continue
+            try:
+                location = self.flink.rest.stop_with_savepoint(job.job_id, self.layout.savepoints_dir.as_uri())
+                echo(f"job {job.job_id} stopped with savepoint {location}")
+            except FlinkRestError as error:
+                echo(f"job {job.job_id}: {error}; it resumes from its last checkpoint")
+
     def stop(self, echo: Callable[[str], None] = print) -> None:
-        if self.producer.stop(timeout=30):
-            echo("producer stopped")
-        found = self.flink.find_job(self.settings.flink_job_name) if self.flink.jobmanager.is_running() else None
-        if found is not None and found[1] == "RUNNING":
-            savepoint = self.flink.stop_with_savepoint(found[0])
-            echo(f"job stopped with savepoint {savepoint}" if savepoint else "job stop: no savepoint (resumes from the last checkpoint)")
-        if self.flink.stop():
-            echo("flink stopped")
-        if self.kafka.stop():
-            echo("kafka stopped")
-        if self.postgres.stop():
-            echo("postgres stopped")
+        """Stop every service (first the producer and the keeper, then the job with a savepoint), by pid."""
+        processes = self.processes()
+        supervised = self.supervisor.is_running()
+        def stop_one(program: Program) -> None:
+            stopped = supervised and self.supervisor.stop_program(program.name)
+            # Without supervisord (it was killed), or whatever it did not stop: by pid file.
+            if processes[program.name].stop(timeout=program.stopwaitsecs) or stopped:
+                echo(f"{program.name} stopped")
+
+        programs = {program.name: program for program in PROGRAMS}
+        for name in ("producer", "job-keeper"):
+            stop_one(programs[name])
+        self._savepoint(echo)
+        for name in ("flink-taskmanager", "flink-jobmanager", "kafka", "postgres"):
+            stop_one(programs[name])
+        if self.supervisor.shutdown():
+            echo("supervisor stopped")
 
     def reset(self) -> None:
         self.stop(echo=lambda _: None)
         shutil.rmtree(self.layout.root, ignore_errors=True)
 
     def status(self) -> list[ServiceStatus]:
-        services = [
-            ServiceStatus("postgres", self.postgres.process.pid(), f"127.0.0.1:{self.settings.postgres_port}"),
-            ServiceStatus("kafka", self.kafka.process.pid(), self.kafka.bootstrap),
-            ServiceStatus("flink-jobmanager", self.flink.jobmanager.pid(), self.flink.rest_url),
-            ServiceStatus("flink-taskmanager", self.flink.taskmanager.pid()),
-            ServiceStatus("producer", self.producer.pid()),
-        ]
-        job = self.flink.find_job(self.settings.flink_job_name) if self.flink.jobmanager.is_running() else None
-        services.append(ServiceStatus("flink-job", None, f"{job[1]} ({job[0]})" if job else "not running"))
+        states = self.supervisor.states()
+        details = {
+            "postgres": f"127.0.0.1:{self.settings.postgres_port}",
+            "kafka": self.kafka.bootstrap,
+            "flink-jobmanager": self.flink.rest_url,
+        }
+        services = [ServiceStatus("supervisor", self.supervisor.process.pid(), None)]
+        for name, process in self.processes().items():
+            services.append(ServiceStatus(name, process.pid(), states.get(name), details.get(name, "")))
         return services
+
+    def started(self) -> bool:
+        """True when any service of the stack is up (it has been started and not stopped)."""
+        return any(service.pid for service in self.status())
+
+    def health(self, services: list[ServiceStatus]) -> PipelineHealth:
+        """The pipeline's health; a service that is down (or a missing supervisor) counts against it."""
+        down = [s.name for s in services if s.pid is None]
+        password = stored_password(self.layout.secrets_file, "POSTGRES_WRITER_PASSWORD") or ""
+        dsn = (
+            f"host=127.0.0.1 port={self.settings.postgres_port} dbname={self.settings.postgres_db} "
+            f"user={WRITER_USER} password={password} connect_timeout=3"
+        )
+        resubmitted = KeeperLog.load(self.keeper_log_file).resubmissions_since(time.time() - 600)
+        return observe(
+            # Its own client: the keeper's health thread calls this beside the keeper's loop.
+            FlinkRest(self.flink.rest_url),
+            self.settings.flink_job_name,
+            kafka_bootstrap=self.kafka.bootstrap,
+            topic=self.settings.kafka_topic,
+            group=self.settings.kafka_group_id,
+            postgres_dsn=dsn,
+            thresholds=HealthThresholds(),
+            resubmissions_10m=resubmitted,
+            services_down=down,
+        )
 
     def count_rows(self) -> dict[str, int]:
         return count_rows(
@@ -245,6 +393,7 @@ class EmbeddedStack:
             port=self.settings.postgres_port,
             dbname=self.settings.postgres_db,
             user=ADMIN_USER,
-            password=self.credentials.admin_password,
+            # Never generated here: a password made up now would not be the server's.
+            password=stored_password(self.layout.secrets_file, "POSTGRES_ADMIN_PASSWORD") or "",
             hint="is the stack up? Try 'make run'.",
         )

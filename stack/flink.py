@@ -1,7 +1,8 @@
 """A standalone Flink cluster (one JobManager, one TaskManager) from the distribution inside apache-flink.
 
-Also the job's lifecycle: submit with the PyFlink client, find it, stop it with a savepoint, and
-resume from the newest savepoint or retained checkpoint.
+This module says how each JVM is configured and started, and how the job is submitted (the PyFlink
+client); the job's lifecycle is wikistream.flink_rest and wikistream.job_keeper, shared with the
+container stack.
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
 import yaml
 
 from stack.layout import Layout
 from stack.preflight import PrerequisiteError, wait_for_port
 from stack.process import ManagedProcess
+from wikistream.flink_config import shared_options
+from wikistream.flink_rest import FlinkRest
+from wikistream.job_keeper import RestorePoints
 from wikistream.settings import REPO_ROOT
 
 JOB_ENTRYPOINT = REPO_ROOT / "flink_job" / "main.py"
@@ -59,54 +63,45 @@ class FlinkCluster:
         self.conf_dir = layout.flink_dir / "conf"
         self.jobmanager = ManagedProcess("flink-jobmanager", layout.run_dir, layout.log_dir)
         self.taskmanager = ManagedProcess("flink-taskmanager", layout.run_dir, layout.log_dir)
+        self.rest = FlinkRest(self.rest_url)
+        self.restore_points = RestorePoints(layout.savepoints_dir, layout.checkpoints_dir)
 
     @property
     def rest_url(self) -> str:
         return f"http://127.0.0.1:{self.rest_port}"
 
-    def _config(self) -> dict[str, object]:
-        home = flink_home()
-        shipped = yaml.safe_load((home / "conf" / "config.yaml").read_text())
+    def config(self) -> dict[str, object]:
+        """Flat config.yaml keys: the shared ones, then where this cluster lives."""
+        shipped = yaml.safe_load((flink_home() / "conf" / "config.yaml").read_text())
         java_opts = shipped["env"]["java"]["opts"]["all"]
-        return {
+        return shared_options(self.layout.checkpoints_dir.as_uri(), self.layout.savepoints_dir.as_uri()) | {
             # Flink's own module-access flags, plus UTC so timestamps mean the same in every JVM.
-            "env": {"java": {"opts": {"all": f"{java_opts} -Duser.timezone=UTC"}}},
-            "jobmanager": {
-                "bind-host": "127.0.0.1",
-                "rpc": {"address": "127.0.0.1", "port": self.rpc_port},
-                "memory": {"process": {"size": self.memory.jobmanager}},
-                "execution": {"failover-strategy": "region"},
-            },
-            "taskmanager": {
-                "bind-host": "127.0.0.1",
-                "host": "127.0.0.1",
-                "numberOfTaskSlots": self.task_slots,
-                "memory": {
-                    "process": {"size": self.memory.taskmanager},
-                    "managed": {"fraction": self.memory.managed_fraction},
-                },
-            },
-            "parallelism": {"default": self.task_slots},
-            "rest": {"address": "127.0.0.1", "bind-address": "127.0.0.1", "port": self.rest_port},
-            "blob": {"server": {"port": "0"}},
-            "execution": {
-                "checkpointing": {
-                    "dir": self.layout.checkpoints_dir.as_uri(),
-                    "savepoint-dir": self.layout.savepoints_dir.as_uri(),
-                    # Keep checkpoints when a job is cancelled or the cluster dies, to resume from.
-                    "externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
-                    "num-retained": 3,
-                }
-            },
-            "table": {"local-time-zone": "UTC"},
+            "env.java.opts.all": f"{java_opts} -Duser.timezone=UTC",
+            "jobmanager.bind-host": "127.0.0.1",
+            "jobmanager.rpc.address": "127.0.0.1",
+            "jobmanager.rpc.port": self.rpc_port,
+            "jobmanager.memory.process.size": self.memory.jobmanager,
+            "taskmanager.bind-host": "127.0.0.1",
+            "taskmanager.host": "127.0.0.1",
+            "taskmanager.numberOfTaskSlots": self.task_slots,
+            "taskmanager.memory.process.size": self.memory.taskmanager,
+            "taskmanager.memory.managed.fraction": self.memory.managed_fraction,
+            "parallelism.default": self.task_slots,
+            "rest.address": "127.0.0.1",
+            "rest.bind-address": "127.0.0.1",
+            "rest.port": self.rest_port,
+            "blob.server.port": "0",
+            # Inside the state directory, so a restarted TaskManager's leftovers go with `make reset`.
+            "io.tmp.dirs": str(self.layout.flink_dir / "tmp"),
         }
 
-    def _write_config(self) -> None:
+    def write_config(self) -> None:
         home = flink_home()
         self.conf_dir.mkdir(parents=True, exist_ok=True)
+        (self.layout.flink_dir / "tmp").mkdir(parents=True, exist_ok=True)
         for name in ("log4j.properties", "log4j-console.properties", "log4j-cli.properties"):
             shutil.copyfile(home / "conf" / name, self.conf_dir / name)
-        (self.conf_dir / "config.yaml").write_text(yaml.safe_dump(self._config(), sort_keys=False))
+        (self.conf_dir / "config.yaml").write_text(yaml.safe_dump(self.config(), sort_keys=True))
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -115,6 +110,7 @@ class FlinkCluster:
                 "FLINK_HOME": str(flink_home()),
                 "FLINK_CONF_DIR": str(self.conf_dir),
                 "FLINK_LOG_DIR": str(self.layout.log_dir),
+                "FLINK_PID_DIR": str(self.layout.run_dir / "flink"),
                 # The PyFlink client runs the job script with the stack's own interpreter.
                 "PYFLINK_CLIENT_EXECUTABLE": sys.executable,
             }
@@ -124,74 +120,20 @@ class FlinkCluster:
     def _script(self, name: str) -> list[str]:
         return ["bash", str(flink_home() / "bin" / name)]
 
-    def start(self, timeout: float = 120.0) -> None:
-        self._write_config()
-        for process, script in ((self.jobmanager, "jobmanager.sh"), (self.taskmanager, "taskmanager.sh")):
-            if not process.is_running():
-                process.start([*self._script(script), "start-foreground"], env=self.env())
-        wait_for_port(self.rest_port, "the Flink JobManager", timeout, alive=self.jobmanager.is_running)
-        self._wait_for_slots(timeout)
+    def command(self, role: str) -> list[str]:
+        """The foreground command of 'jobmanager' or 'taskmanager' (the scripts exec the JVM: same pid)."""
+        return [*self._script(f"{role}.sh"), "start-foreground"]
 
-    def _wait_for_slots(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float, alive: Callable[[], bool]) -> None:
+        """Until the REST API answers and the TaskManager's slots are registered."""
+        wait_for_port(self.rest_port, "the Flink JobManager", timeout, alive=alive)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not self.taskmanager.is_running():
-                raise PrerequisiteError(f"the Flink TaskManager exited: see {self.taskmanager.log_file}")
-            overview = self.overview()
+            overview = self.rest.overview()
             if overview and overview.get("slots-total", 0) >= self.task_slots:
                 return
             time.sleep(0.5)
-        raise PrerequisiteError(f"the Flink TaskManager did not register within {timeout:.0f} s")
-
-    def stop(self) -> bool:
-        stopped_tm = self.taskmanager.stop(timeout=30)
-        stopped_jm = self.jobmanager.stop(timeout=30)
-        return stopped_tm or stopped_jm
-
-    def _get(self, path: str) -> dict | None:
-        try:
-            response = requests.get(self.rest_url + path, timeout=5)
-        except requests.RequestException:
-            return None
-        return response.json() if response.ok else None
-
-    def overview(self) -> dict | None:
-        return self._get("/overview")
-
-    def find_job(self, name: str) -> tuple[str, str] | None:
-        """(job id, state) of the newest job with this name that is not finished, else None."""
-        jobs = self._get("/jobs/overview") or {"jobs": []}
-        live = [
-            job
-            for job in jobs["jobs"]
-            if job["name"] == name and job["state"] not in ("FINISHED", "CANCELED", "FAILED")
-        ]
-        if not live:
-            return None
-        newest = max(live, key=lambda job: job["start-time"])
-        return newest["jid"], newest["state"]
-
-    def job_running(self, job_id: str) -> bool:
-        """True once the job and every one of its tasks is RUNNING."""
-        details = self._get(f"/jobs/{job_id}")
-        if not details or details["state"] != "RUNNING":
-            return False
-        return all(vertex["status"] == "RUNNING" for vertex in details["vertices"])
-
-    def job_failure(self, job_id: str) -> str | None:
-        exceptions = self._get(f"/jobs/{job_id}/exceptions") or {}
-        root = exceptions.get("root-exception")
-        return root.splitlines()[0] if root else None
-
-    def latest_restore_point(self) -> Path | None:
-        """The newest savepoint or retained checkpoint (a directory with _metadata), if any."""
-        candidates = [
-            meta.parent
-            for base in (self.layout.savepoints_dir, self.layout.checkpoints_dir)
-            if base.exists()
-            for meta in base.glob("**/_metadata")
-        ]
-        return max(candidates, key=lambda path: (path / "_metadata").stat().st_mtime, default=None)
+        raise PrerequisiteError(f"the Flink TaskManager did not register within {timeout:.0f} s: see {self.layout.log_dir}")
 
     def submit(self, job_env: dict[str, str], restore_from: Path | None) -> str:
         """Submit the PyFlink job detached; returns the job id the client printed."""
@@ -206,44 +148,7 @@ class FlinkCluster:
         for line in result.stdout.splitlines():
             if "JobID" in line:
                 return line.split("JobID")[-1].strip()
-        hint = (
-            f"\nIt was resuming from {restore_from}; if the job's SQL changed since, 'make reset' starts afresh."
-            if restore_from
-            else ""
-        )
-        raise PrerequisiteError(f"submitting the Flink job failed: see {log}\n{_tail(result.stdout + result.stderr)}{hint}")
-
-    def cancel(self, job_id: str, timeout: float = 60.0) -> None:
-        """Cancel a job (no savepoint) and wait until it is gone."""
-        requests.patch(f"{self.rest_url}/jobs/{job_id}", params={"mode": "cancel"}, timeout=10).raise_for_status()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if (self._get(f"/jobs/{job_id}") or {}).get("state") in ("CANCELED", "FAILED", "FINISHED"):
-                return
-            time.sleep(0.5)
-        raise PrerequisiteError(f"job {job_id} did not cancel within {timeout:.0f} s")
-
-    def stop_with_savepoint(self, job_id: str, timeout: float = 120.0) -> Path | None:
-        """Stop the job, taking a savepoint; returns its location (None if it could not be taken)."""
-        try:
-            response = requests.post(
-                f"{self.rest_url}/jobs/{job_id}/stop",
-                json={"targetDirectory": self.layout.savepoints_dir.as_uri(), "drain": False},
-                timeout=10,
-            )
-            response.raise_for_status()
-        except requests.RequestException:
-            return None
-        trigger = response.json()["request-id"]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status = self._get(f"/jobs/{job_id}/savepoints/{trigger}") or {}
-            if status.get("status", {}).get("id") == "COMPLETED":
-                operation = status.get("operation", {})
-                location = operation.get("location")
-                return Path(location.removeprefix("file:")) if location else None
-            time.sleep(0.5)
-        return None
+        raise PrerequisiteError(f"submitting the Flink job failed: see {log}\n{_tail(result.stdout + result.stderr)}")
 
 
 def _tail(text: str, lines: int = 15) -> str:

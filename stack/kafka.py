@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from kafka.admin import KafkaAdminClient, NewTopic
@@ -99,12 +100,23 @@ class EmbeddedKafka:
         if result.returncode != 0:
             raise PrerequisiteError(f"formatting Kafka storage failed: {(result.stderr or result.stdout).strip()[-500:]}")
 
+    def prepare(self) -> None:
+        """Configuration written and storage formatted (once): what must hold before every start."""
+        self._write_config()
+        self._format_storage()
+
+    def command(self) -> list[str]:
+        return self._java("kafka.Kafka", str(self._properties_file))
+
     def start(self, timeout: float = 90.0) -> None:
+        """Start the broker directly (tests; the stack starts it under its supervisor)."""
         if not self.process.is_running():
-            self._write_config()
-            self._format_storage()
-            self.process.start(self._java("kafka.Kafka", str(self._properties_file)))
-        wait_for_port(self.port, "Kafka", timeout, alive=self.process.is_running)
+            self.prepare()
+            self.process.start(self.command())
+        self.wait_ready(timeout, self.process.is_running)
+
+    def wait_ready(self, timeout: float, alive: Callable[[], bool]) -> None:
+        wait_for_port(self.port, "Kafka", timeout, alive=alive)
 
     def stop(self) -> bool:
         return self.process.stop(timeout=60)

@@ -12,6 +12,7 @@ import os
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg2
@@ -90,32 +91,37 @@ class EmbeddedPostgres:
         finally:
             pw_path.unlink(missing_ok=True)
 
-    def start(self, timeout: float = 60.0) -> None:
+    def prepare(self) -> None:
+        """The data directory initialised (once) and reachable by the server account: before every start."""
         self.initialise()
-        if not self.process.is_running():
-            self._check_reachable_by_server_account()
-            self.process.start(
-                [
-                    str(server_bin_dir() / "postgres"),
-                    "-D", str(self.data_dir),
-                    "-c", "listen_addresses=127.0.0.1",
-                    "-c", f"port={self.port}",
-                    # TCP only: no socket file to place where the server account can write.
-                    "-c", "unix_socket_directories=",
-                    "-c", "timezone=UTC",
-                    "-c", "max_connections=100",
-                    # Commit times of rows: the benchmark reads end-to-end latency from them.
-                    "-c", "track_commit_timestamp=on",
-                ],
-                run_as=self.run_as,
-            )
-        self._wait_ready(timeout)
+        self._check_reachable_by_server_account()
 
-    def _wait_ready(self, timeout: float) -> None:
+    def command(self) -> list[str]:
+        return [
+            str(server_bin_dir() / "postgres"),
+            "-D", str(self.data_dir),
+            "-c", "listen_addresses=127.0.0.1",
+            "-c", f"port={self.port}",
+            # TCP only: no socket file to place where the server account can write.
+            "-c", "unix_socket_directories=",
+            "-c", "timezone=UTC",
+            "-c", "max_connections=100",
+            # Commit times of rows: the benchmark reads end-to-end latency from them.
+            "-c", "track_commit_timestamp=on",
+        ]
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the server directly (tests; the stack starts it under its supervisor)."""
+        if not self.process.is_running():
+            self.prepare()
+            self.process.start(self.command(), run_as=self.run_as)
+        self.wait_ready(timeout, self.process.is_running)
+
+    def wait_ready(self, timeout: float, alive: Callable[[], bool]) -> None:
         deadline = time.monotonic() + timeout
         last_error = ""
         while time.monotonic() < deadline:
-            if not self.process.is_running():
+            if not alive():
                 raise PrerequisiteError(f"PostgreSQL exited during start-up: see {self.process.log_file}")
             try:
                 self.admin_connect("postgres").close()

@@ -83,6 +83,12 @@ class RunAs:
     def popen_kwargs(self) -> dict[str, object]:
         return {"user": self.uid, "group": self.gid, "extra_groups": []}
 
+    def become(self) -> None:
+        """Drop to this account in the current process (a launcher, before it execs the service)."""
+        os.setgroups([])
+        os.setgid(self.gid)
+        os.setuid(self.uid)
+
 
 def unprivileged_identity(account: str = "nobody") -> RunAs | None:
     """The account to drop to when running as root; None when already unprivileged."""
@@ -145,13 +151,15 @@ class ManagedProcess:
                 start_new_session=True,
                 **(run_as.popen_kwargs() if run_as else {}),
             )
-        ticks = _start_ticks(proc.pid)
-        self.pid_file.write_text(f"{proc.pid} {ticks}\n")
+        self.claim(proc.pid)
         return proc.pid
 
-    def exited_early(self) -> bool:
-        """True when a pid file exists but its process is gone (it crashed)."""
-        return self.pid_file.exists() and self.pid() is None
+    def claim(self, pid: int) -> None:
+        """Record pid as this service: a launcher calls it for itself before it execs the service."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        temporary = self.pid_file.with_suffix(".tmp")
+        temporary.write_text(f"{pid} {_start_ticks(pid)}\n")
+        temporary.replace(self.pid_file)
 
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop the service's process group: SIGTERM, then SIGKILL after the timeout.

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from stack.credentials import ADMIN_USER, load_or_create
 from stack.kafka import EmbeddedKafka
 from stack.layout import Layout
 from stack.postgres import EmbeddedPostgres, apply_schema_files
+from stack.process import ManagedProcess
 from stack.preflight import free_port
 from wikistream.events import ClickEvent
 from wikistream.settings import REPO_ROOT, stack_settings
@@ -108,14 +109,16 @@ class RunningStack:
             f"user={ADMIN_USER} password={credentials.admin_password}"
         )
 
-    def query(self, statement: str, params: tuple = ()) -> list[tuple]:
+    def query(self, statement: str, params: tuple | dict = ()) -> list[tuple]:
         """Rows as tuples; bytea values as bytes (psycopg2 gives memoryview, which does not compare)."""
-        with closing(psycopg2.connect(self.admin_dsn())) as conn, conn.cursor() as cur:
-            cur.execute(statement, params or None)
-            rows = cur.fetchall() if cur.description else []
+        with closing(psycopg2.connect(self.admin_dsn())) as conn:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(statement, params or None)
+                rows = cur.fetchall() if cur.description else []
         return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in rows]
 
-    def count(self, statement: str, params: tuple = ()) -> int:
+    def count(self, statement: str, params: tuple | dict = ()) -> int:
         return int(self.query(statement, params)[0][0])
 
     def send(
@@ -135,6 +138,10 @@ class RunningStack:
 
     def send_events(self, events: list[ClickEvent], partition: int | None = None) -> list[tuple[int, int]]:
         return self.send([(event.user_id.encode(), event.to_json(), event.event_time_ms) for event in events], partition)
+
+    def pid(self, service: str) -> int | None:
+        """The live pid of one service, from its pid file (None when it is down)."""
+        return ManagedProcess(service, Layout(self.state_dir).run_dir, Layout(self.state_dir).log_dir).pid()
 
     def pids(self) -> list[int]:
         run_dir = Layout(self.state_dir).run_dir
@@ -160,10 +167,10 @@ def isolated_stack_env(state_dir: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def running_stack() -> Iterator[RunningStack]:
-    """`python -m stack run` on its own state directory and free ports; stopped afterwards."""
-    state_dir = _world_readable_tempdir("wikistream-stack-")
+@contextmanager
+def isolated_stack(prefix: str) -> Iterator[RunningStack]:
+    """`python -m stack run` on its own state directory and free ports; stopped (by pid) afterwards."""
+    state_dir = _world_readable_tempdir(prefix)
     stack = RunningStack(isolated_stack_env(state_dir), state_dir)
     try:
         result = stack.cli("run")
@@ -174,3 +181,10 @@ def running_stack() -> Iterator[RunningStack]:
     finally:
         stack.cli("stop")
         shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def running_stack() -> Iterator[RunningStack]:
+    """One isolated stack shared by the tests that do not break it for the others."""
+    with isolated_stack("wikistream-stack-") as stack:
+        yield stack

@@ -1,6 +1,6 @@
 """Every table the job writes, checked against what the test computes itself from the events it sent.
 
-The background producer is paused (by its pid file) so that the test owns the event-time windows
+The background producer is paused (through the supervisor) so that the test owns the event-time windows
 it uses: minutes slightly in the future, which no background click falls into.
 """
 
@@ -17,8 +17,6 @@ from datetime import datetime, timezone
 import psycopg2
 import pytest
 
-from stack.layout import Layout
-from stack.process import ManagedProcess
 from tests.conftest import RunningStack
 from wikistream.events import ClickEvent, referrer_class
 
@@ -46,11 +44,12 @@ def wait_for(stack: RunningStack, statement: str, params: tuple, expected: set[t
 
 @pytest.fixture()
 def paused_producer(running_stack: RunningStack):
-    layout = Layout(running_stack.state_dir)
-    ManagedProcess("producer", layout.run_dir, layout.log_dir).stop(timeout=30)
+    # Through the supervisor: a producer killed by pid would be started again at once.
+    paused = running_stack.cli("service", "stop", "producer")
+    assert paused.returncode == 0, paused.stdout + paused.stderr
     yield
-    restarted = running_stack.cli("run")
-    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    resumed = running_stack.cli("service", "start", "producer")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ class StackSettings(BaseSettings):
 
     kafka_topic: str = Field(pattern=r"^[A-Za-z0-9._-]{1,249}$")
     kafka_topic_partitions: int = Field(ge=1, le=64)
+    kafka_group_id: str = Field(pattern=r"^[A-Za-z0-9._-]{1,249}$")
     postgres_db: str = Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     flink_job_name: str
 
@@ -51,6 +52,10 @@ class StackSettings(BaseSettings):
     flink_task_slots: int = Field(ge=1, le=64)
     users_count: int = Field(ge=1, le=1_000_000)
     producer_rate: float = Field(gt=0)
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as the environment variables they are read from (for child processes)."""
+        return {name.upper(): str(value) for name, value in self.model_dump().items()}
 
     @property
     def state_path(self) -> Path:

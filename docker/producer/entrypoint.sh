@@ -6,4 +6,5 @@ set -euo pipefail
 rm -f /tmp/producer-seeded
 python -m producer seed-users --source "${PRODUCER_USER_SOURCE:-auto}"
 touch /tmp/producer-seeded
-exec python -m producer run --rate "${PRODUCER_RATE:?}"
+# The journal lives in the container's own layer, so a restart of the container (a crash) resumes the run.
+exec python -m producer run --rate "${PRODUCER_RATE:?}" --journal "${PRODUCER_JOURNAL:-/tmp/producer/journal.json}"

@@ -17,14 +17,25 @@ import psycopg2
 import pytest
 from kafka import KafkaProducer
 
-from stack.containers import TerraformStack, container_count_rows, container_stack_running, container_status
+from chaos.matrix import run_fault
+from chaos.target import FAULTS, container_target
+from stack.containers import (
+    TerraformStack,
+    container_count_rows,
+    container_health,
+    container_stack_running,
+    container_status,
+)
 from tests.terraform.conftest import destroy_and_clean
 from tests.terraform.tfdriver import TerraformRun, docker_names
 from wikistream.events import ClickEvent
+from wikistream.settings import stack_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 DEADLINE_S = 180.0
+FAULT_EVENTS = 1_000
+FAULT_RATE = 100.0
 
 
 def admin_dsn(outputs: dict) -> str:
@@ -155,6 +166,29 @@ def test_stack_containers_api_reads_the_state(applied_stack: TerraformRun) -> No
 def test_a_second_apply_changes_nothing(applied_stack: TerraformRun) -> None:
     """Images are rebuilt only when their sources change: an unchanged checkout plans no change."""
     assert applied_stack.plan_exit_code() == 0, applied_stack.log[-1]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_killed_container_process_comes_back_and_every_event_lands_exactly_once(
+    applied_stack: TerraformRun, fault: str
+) -> None:
+    """kill -9 of the container's main process by its host pid: Docker's restart policy and the job
+    keeper bring it back, and every event lands exactly once in every table within 120 s."""
+    target = container_target(applied_stack.outputs(), stack_settings().kafka_topic_partitions)
+    result = run_fault(target, fault, FAULT_EVENTS, FAULT_RATE, deadline_s=180)
+    landing = result.landing
+    assert result.failed_deliveries == 0
+    assert result.kills and result.kills[0].back_s is not None, f"{fault} did not come back"
+    # The producer's fault counts the producer's own run (chaos/README.md): its size is what it sent.
+    assert fault == "producer" or landing.sent == FAULT_EVENTS
+    assert landing.exactly_once, landing
+    assert landing.all_landed_s is not None and landing.all_landed_s <= 120, landing
+
+
+def test_container_status_reports_the_pipeline(applied_stack: TerraformRun) -> None:
+    health = container_health(TerraformStack(state=applied_stack.state))
+    assert health is not None
+    assert health.job_state == "RUNNING" and health.tasks_running == health.tasks_total > 0, health.lines()
 
 
 def test_destroy_leaves_nothing_behind(applied_stack: TerraformRun) -> None:

@@ -1,4 +1,4 @@
-"""An embedded stack of its own for the benchmark: its own state directory and free ports."""
+"""An embedded stack of its own (make bench, make chaos): its own state directory under /tmp and free ports."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from stack.preflight import free_port
 from wikistream.settings import StackSettings
 
 
-def isolated_stack(parent: Path | None = None) -> EmbeddedStack:
-    state = Path(tempfile.mkdtemp(prefix="wikistream-bench-", dir=parent))
+def isolated_stack(purpose: str, parent: Path | None = None) -> EmbeddedStack:
+    state = Path(tempfile.mkdtemp(prefix=f"wikistream-{purpose}-", dir=parent))
     # PostgreSQL runs as 'nobody' under root, and must be able to enter the directory.
     state.chmod(0o755)
     settings = StackSettings(  # type: ignore[call-arg]  # the rest comes from config/stack.env

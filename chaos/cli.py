@@ -1,0 +1,91 @@
+"""`python -m chaos run` (make chaos): the fault matrix and the soak on an isolated embedded stack."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import typer
+
+from chaos.matrix import FaultResult, run_fault, soak
+from chaos.target import FAULTS, embedded_target
+from stack.isolated import isolated_stack
+from stack.preflight import PrerequisiteError
+from wikistream.settings import REPO_ROOT
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+
+@app.callback()
+def _commands() -> None:
+    """Keeps `run` a subcommand (Typer folds a lone command into the program)."""
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def render(results: list[FaultResult]) -> str:
+    header = ("fault", "sent", "clicks", "minute aggr.", "session pages", "lost", "dup.", "rewritten",
+              "back (s)", "clicks landed (s)", "all landed (s)")
+    rows = [header]
+    for result in results:
+        landing = result.landing
+        back = ", ".join(_seconds(kill.back_s) for kill in result.kills)
+        rows.append((result.fault, f"{landing.sent:,}", f"{landing.clicks:,}", f"{landing.minute_aggregates:,}",
+                     f"{landing.session_pages:,}", str(landing.lost), str(landing.duplicated),
+                     f"{landing.rewritten:,}", back, _seconds(landing.clicks_landed_s),
+                     _seconds(landing.all_landed_s)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |" for row in rows]
+    lines.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
+    return "\n".join(lines)
+
+
+@app.command()
+def run(
+    events: int = typer.Option(20_000, min=100, help="Events per fault of the matrix."),
+    rate: float = typer.Option(1_000.0, min=1, help="Events per second of the matrix's streams."),
+    faults: list[str] = typer.Option(list(FAULTS), help="Services to kill, in order."),
+    soak_seconds: float = typer.Option(600.0, min=0, help="Length of the soak (0: no soak)."),
+    soak_rate: float = typer.Option(2_000.0, min=1, help="Events per second of the soak."),
+    kill_every: float = typer.Option(120.0, min=10, help="Seconds between the soak's random kills."),
+    seed: int = typer.Option(11, help="Seed of the soak's choice of faults."),
+    out: Path = typer.Option(REPO_ROOT / "chaos" / "results.json", help="Where to write the results as JSON."),
+) -> None:
+    """Kill -9 each service mid-stream on an isolated stack, then soak; print what landed, exactly once or not."""
+    unknown = sorted(set(faults) - set(FAULTS))
+    if unknown:
+        raise typer.BadParameter(f"unknown fault(s) {unknown}: choose from {', '.join(FAULTS)}")
+    stack = isolated_stack("chaos")
+    results: list[FaultResult] = []
+    try:
+        typer.echo(f"starting an isolated stack in {stack.layout.root} ...")
+        stack.run(echo=lambda _line: None)
+        target = embedded_target(stack)
+        for fault in faults:
+            typer.echo(f"{fault}: {events} events at {rate:g}/s, kill -9 after {events // 2} ...")
+            results.append(run_fault(target, fault, events, rate))
+            typer.echo(render(results[-1:]))
+        if soak_seconds:
+            typer.echo(f"soak: {soak_seconds:.0f} s at {soak_rate:g}/s, a random kill every {kill_every:.0f} s ...")
+            results.append(soak(target, soak_seconds, soak_rate, kill_every, tuple(faults), seed))
+    except PrerequisiteError as error:
+        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from error
+    finally:
+        stack.stop(echo=lambda _line: None)
+        shutil.rmtree(stack.layout.root, ignore_errors=True)
+    typer.echo("\n" + render(results))
+    out.write_text(json.dumps({"finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                               "results": [asdict(result) for result in results]}, indent=2, default=str) + "\n")
+    typer.echo(f"\nwritten to {out}")
+    if any(not result.landing.exactly_once for result in results):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,108 @@
+"""Known events at a steady rate, sent the way a careful client sends them (acks=all, idempotent).
+
+Every event of a run carries the run's tag: event ids `<tag>-E<n>`, articles `<tag>-A<k>`,
+sessions `<tag>-S<k>` (a session's seq numbers are unique, as the job's page count assumes), so
+each table can be counted for exactly this run. Ticks (`<tag>-T...`, one per partition a second,
+stamped now) keep every partition's watermark moving with the clock, so the run's minute windows
+close even while the producer is down; ticks are not counted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kafka import KafkaProducer
+
+from wikistream.events import ClickEvent
+
+ARTICLES = 50
+USERS = 20
+
+
+@dataclass(frozen=True)
+class Run:
+    tag: str
+    events: int
+    rate: float
+    sessions: int
+
+    def event(self, n: int, now_ms: int) -> ClickEvent:
+        session = n % self.sessions
+        return ClickEvent(
+            event_id=f"{self.tag}-E{n}",
+            user_id=f"{self.tag}-U{n % USERS}",
+            session_id=f"{self.tag}-S{session}",
+            seq=n // self.sessions + 1,
+            prev="other-search" if n < self.sessions else f"{self.tag}-A{(n - self.sessions) % ARTICLES}",
+            curr=f"{self.tag}-A{n % ARTICLES}",
+            type="link" if n >= self.sessions else "external",
+            event_time_ms=now_ms,
+        )
+
+
+def producer(bootstrap: str) -> KafkaProducer:
+    # Delivery is retried for 10 minutes: the broker itself may be the process that was killed.
+    return KafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        delivery_timeout_ms=600_000,
+        request_timeout_ms=30_000,
+        max_block_ms=600_000,
+        reconnect_backoff_max_ms=2_000,
+    )
+
+
+def send(
+    run: Run, bootstrap: str, topic: str, partitions: int, at: dict[int, Callable[[], None]] | None = None
+) -> int:
+    """Send the run at its rate; at[n] is called just before event n (a fault). Returns failed deliveries."""
+    client = producer(bootstrap)
+    failures: list[Exception] = []
+    at = at or {}
+    started = time.monotonic()
+    next_tick = started
+    ticks = 0
+    try:
+        for n in range(run.events):
+            if n in at:
+                at[n]()
+            due = started + n / run.rate
+            while (now := time.monotonic()) < due:
+                time.sleep(min(due - now, 0.01))
+            now_ms = time.time_ns() // 1_000_000
+            event = run.event(n, now_ms)
+            future = client.send(topic, key=event.user_id.encode(), value=event.to_json(), timestamp_ms=now_ms)
+            future.add_errback(failures.append)
+            if now >= next_tick:
+                for partition in range(partitions):
+                    tick = ClickEvent(f"{run.tag}-T{ticks}-{partition}", f"{run.tag}-tick", f"{run.tag}-T",
+                                      1, "other-empty", "chaos-tick", "other", now_ms)
+                    client.send(topic, value=tick.to_json(), partition=partition, timestamp_ms=now_ms)
+                ticks += 1
+                next_tick = now + 1.0
+        client.flush(timeout=600)
+    finally:
+        client.close(timeout=60)
+    return len(failures)
+
+
+def tick_until(stop: Callable[[], bool], tag: str, bootstrap: str, topic: str, partitions: int) -> None:
+    """Ticks only, once a second, until stop() is true: closes the windows of a run that was sent."""
+    client = producer(bootstrap)
+    n = 0
+    try:
+        while not stop():
+            now_ms = time.time_ns() // 1_000_000
+            for partition in range(partitions):
+                tick = ClickEvent(f"{tag}-W{n}-{partition}", f"{tag}-tick", f"{tag}-T", 1, "other-empty",
+                                  "chaos-tick", "other", now_ms)
+                client.send(topic, value=tick.to_json(), partition=partition, timestamp_ms=now_ms)
+            client.flush(timeout=60)
+            n += 1
+            time.sleep(1.0)
+    finally:
+        client.close(timeout=30)

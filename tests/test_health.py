@@ -1,0 +1,67 @@
+"""`make status` tells the truth: degraded, with a non-zero exit, while data does not flow as it should.
+
+Runs on the shared isolated stack (tests/conftest.py), after the end-to-end tests: the faults here
+leave restarts in the job's recent history.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+
+import pytest
+
+from stack.credentials import WRITER_USER
+from tests.conftest import RunningStack
+from tests.test_end_to_end import tagged, wait_for_counts
+
+pytestmark = pytest.mark.slow
+
+
+def status(stack: RunningStack) -> tuple[int, str]:
+    result = stack.cli("status")
+    return result.returncode, result.stdout.split("container stack")[0]
+
+
+def wait_for_status(stack: RunningStack, degraded: bool, within_s: float, also: str = "") -> str:
+    deadline = time.monotonic() + within_s
+    while True:
+        code, text = status(stack)
+        if (code == 1) == degraded and ("DEGRADED" in text) == degraded and also in text:
+            return text
+        assert time.monotonic() < deadline, f"status not {'degraded' if degraded else 'healthy'} in {within_s} s:\n{text}"
+        time.sleep(2)
+
+
+def test_status_is_degraded_within_30_s_of_a_taskmanager_kill_and_healthy_once_recovered(
+    running_stack: RunningStack,
+) -> None:
+    wait_for_status(running_stack, degraded=False, within_s=60)
+    pid = running_stack.pid("flink-taskmanager")
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    wait_for_status(running_stack, degraded=True, within_s=30)
+    text = wait_for_status(running_stack, degraded=False, within_s=120)
+    assert "restarts (10 min)  1" in text, text
+    assert running_stack.pid("flink-taskmanager") not in (None, pid)
+
+
+def test_a_database_that_refuses_writes_is_retried_reported_and_loses_nothing(running_stack: RunningStack) -> None:
+    """PostgreSQL refuses the writer (a lost privilege): the sink retries, status says so, nothing is lost.
+
+    Not a row's fault, so nothing may be quarantined: the job retries and restarts until the grant is
+    back, then every click sent meanwhile lands exactly once.
+    """
+    tag = f"revoked-{uuid.uuid4().hex[:6]}"
+    running_stack.query(f"REVOKE INSERT ON clicks FROM {WRITER_USER}")
+    try:
+        running_stack.send_events(tagged(tag, 40, int(time.time() * 1000)))
+        text = wait_for_status(running_stack, degraded=True, within_s=30)
+        assert "sink(s) retrying PostgreSQL" in text or "tasks running" in text, text
+        assert running_stack.count("SELECT count(*) FROM clicks WHERE event_id LIKE %s", (f"{tag}-%",)) == 0
+    finally:
+        running_stack.query(f"GRANT INSERT ON clicks TO {WRITER_USER}")
+    wait_for_counts(running_stack, tag, (40, 40, 40), 240)
+    assert running_stack.count("SELECT count(*) FROM rejected_events WHERE reason LIKE 'refused by PostgreSQL%'") == 0
