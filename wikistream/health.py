@@ -98,7 +98,9 @@ class PipelineHealth:
 
 def kafka_lag(bootstrap: str, topic: str, group: str) -> dict[int, int]:
     """End offset minus committed offset, per partition (a partition never committed counts from 0)."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="wikistream-health", request_timeout_ms=5000)
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="wikistream-health", request_timeout_ms=5000, bootstrap_timeout_ms=5000
+    )
     try:
         described = admin.describe_topics([topic])
         partitions = [TopicPartition(topic, p["partition_index"]) for t in described for p in t["partitions"]]

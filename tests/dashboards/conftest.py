@@ -65,6 +65,12 @@ INSERT INTO rejected_events (kafka_partition, kafka_offset, reason, raw_payload,
   (0, 11, 'invalid JSON', '}', now()),
   (1, 12, 'missing field: user_id', '{}', now());
 
+INSERT INTO pipeline_health (observed_at, degraded, reasons, job_id, job_state, tasks_running, tasks_total,
+                             restarts_10m, resubmissions_10m, last_exception, checkpoint_age_s, lag_total, lag,
+                             newest_click_age_s, sink_retrying, quarantined_rows) VALUES
+  (now(), true, ARRAY['1 sink(s) retrying PostgreSQL'], 'j1', 'RUNNING', 10, 10, 1, 0, 'IOException: <b>x</b>', 4.2,
+   12, '{"0": 7, "1": 5}', 0.4, 1, 0);
+
 INSERT INTO session_stats (session_id, user_id, pages, first_event, last_event, duration_s) VALUES
   ('s1', 'u1', 2, now() - interval '90 seconds', now() - interval '60 seconds', 30),
   ('s2', 'u2', 1, now() - interval '30 seconds', now() - interval '30 seconds', 0),

@@ -112,7 +112,7 @@ def test_a_change_made_in_the_ui_is_exported_and_applies_without_writes(
         for dashcard in moved:
             dashcard.pop("card")
             if dashcard["id"] == by_key["clicks_by_country"]["id"]:
-                dashcard.update(row=40, col=0, size_x=24)
+                dashcard.update(row=90, col=0, size_x=24)
         client.update_dashboard(report.dashboard_id, {"dashcards": moved, "tabs": []})
 
     exported_path = tmp_path / "exported.yaml"
@@ -122,8 +122,11 @@ def test_a_change_made_in_the_ui_is_exported_and_applies_without_writes(
     latest = exported.card("latest_clicks")
     assert latest.name == "Newest clicks"
     assert latest.sql == "SELECT event_time, user_id\nFROM v_latest_clicks\nORDER BY event_time DESC\nLIMIT 10\n"
-    assert exported.card("clicks_by_country").layout.model_dump() == {"row": 40, "col": 0, "size_x": 24, "size_y": 7}
-    assert [card.key for card in exported.cards][-2:] == ["latest_clicks", "clicks_by_country"]  # layout order
+    assert exported.card("clicks_by_country").layout.model_dump() == {"row": 90, "col": 0, "size_x": 24, "size_y": 7}
+    # Cards come in layout order: the card moved to the bottom is last now.
+    keys = [card.key for card in exported.cards]
+    assert keys == [card.key for card in sorted(exported.cards, key=lambda c: (c.layout.row, c.layout.col))]
+    assert keys[-1] == "clicks_by_country"
 
     writes_before = len(metabase.writes())
     operator.apply(exported)
