@@ -50,9 +50,10 @@ def run(
     events: int = typer.Option(20_000, min=100, help="Events per fault of the matrix."),
     rate: float = typer.Option(1_000.0, min=1, help="Events per second of the matrix's streams."),
     faults: list[str] = typer.Option(list(FAULTS), help="Services to kill, in order."),
+    matrix: bool = typer.Option(True, help="Run the fault matrix (--no-matrix: only the soak)."),
     soak_seconds: float = typer.Option(600.0, min=0, help="Length of the soak (0: no soak)."),
     soak_rate: float = typer.Option(2_000.0, min=1, help="Events per second of the soak."),
-    kill_every: float = typer.Option(120.0, min=10, help="Seconds between the soak's random kills."),
+    kill_every: float = typer.Option(120.0, min=10, help="Seconds between the soak's kills (random order, no repeats)."),
     seed: int = typer.Option(11, help="Seed of the soak's choice of faults."),
     out: Path = typer.Option(REPO_ROOT / "chaos" / "results.json", help="Where to write the results as JSON."),
 ) -> None:
@@ -66,7 +67,7 @@ def run(
         typer.echo(f"starting an isolated stack in {stack.layout.root} ...")
         stack.run(echo=lambda _line: None)
         target = embedded_target(stack)
-        for fault in faults:
+        for fault in faults if matrix else []:
             typer.echo(f"{fault}: {events} events at {rate:g}/s, kill -9 after {events // 2} ...")
             results.append(run_fault(target, fault, events, rate))
             typer.echo(render(results[-1:]))

@@ -121,14 +121,18 @@ def soak(
     target: Target, seconds: float, rate: float, kill_every_s: float, faults: tuple[str, ...], seed: int,
     deadline_s: float = 300.0,
 ) -> FaultResult:
-    """`seconds` at `rate`, a random fault every kill_every_s, then wait up to deadline_s after the last one."""
-    rng = random.Random(seed)
+    """`seconds` at `rate`, a fault every kill_every_s, then wait up to deadline_s after the last one.
+
+    The faults come in a random order (seed) without repeats until each has come once, so a soak of
+    as many kills as faults kills every service once.
+    """
+    order = random.Random(seed).sample(faults, len(faults))
     events = int(seconds * rate)
     run = Run(f"chaos-soak-{uuid.uuid4().hex[:6]}", events, rate, sessions=max(1, events // 50))
     kills: list[Kill] = []
     before: dict[str, object] = {}
     at = {
-        int(k * kill_every_s * rate): _killer(target, rng.choice(faults), kills, before, run.tag)
+        int(k * kill_every_s * rate): _killer(target, order[(k - 1) % len(order)], kills, before, run.tag)
         for k in range(1, int(seconds // kill_every_s) + 1)
         if k * kill_every_s < seconds
     }

@@ -307,11 +307,9 @@ class EmbeddedStack:
 
     def stop_service(self, name: str) -> bool:
         """Stop one supervised service (it stays stopped until `start_service` or `make run`)."""
-        self.processes()[name]  # a clear KeyError for an unknown name
         return self.supervisor.stop_program(name)
 
     def start_service(self, name: str) -> None:
-        self.processes()[name]
         self.supervisor.start_program(name)
 
     def _savepoint(self, echo: Callable[[str], None]) -> None:
@@ -366,8 +364,9 @@ class EmbeddedStack:
         return any(service.pid for service in self.status())
 
     def health(self, services: list[ServiceStatus]) -> PipelineHealth:
-        """The pipeline's health; a service that is down (or a missing supervisor) counts against it."""
-        down = [s.name for s in services if s.pid is None]
+        """The pipeline's health; a service that is down, or restarting (supervisord has not yet seen it
+        stay up for its startsecs), counts against it, as does a missing supervisor."""
+        down = [s.name for s in services if s.pid is None or s.supervised not in (None, "RUNNING")]
         password = stored_password(self.layout.secrets_file, "POSTGRES_WRITER_PASSWORD") or ""
         dsn = (
             f"host=127.0.0.1 port={self.settings.postgres_port} dbname={self.settings.postgres_db} "

@@ -13,28 +13,15 @@ import os
 import signal
 import sys
 import threading
-from contextlib import closing
 from pathlib import Path
-
-import psycopg2
 
 from stack.embedded import EmbeddedStack
 from stack.preflight import PrerequisiteError
-from wikistream.health import record
+from wikistream.health import start_recording
 from wikistream.job_keeper import JobKeeper
 from wikistream.settings import stack_settings
 
 log = logging.getLogger("job-keeper")
-
-
-def _record_health(stack: EmbeddedStack, stopping: threading.Event, interval_s: float) -> None:
-    while not stopping.wait(interval_s):
-        try:
-            health = stack.health(stack.status())
-            with closing(psycopg2.connect(stack.writer_dsn())) as conn:
-                record(conn, health)
-        except Exception:  # noqa: BLE001 - whatever breaks one observation, the next one must still run
-            log.exception("could not observe or record health")
 
 
 def main() -> int:
@@ -62,8 +49,7 @@ def main() -> int:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    interval = float(os.environ.get("HEALTH_RECORD_INTERVAL_S", "10"))
-    threading.Thread(target=_record_health, args=(stack, stopping, interval), name="health", daemon=True).start()
+    start_recording(lambda: stack.health(stack.status()), stack.writer_dsn(), stopping)
     keeper.run(stopping)
     log.info("stopped keeping the job (it keeps running)")
     return 0

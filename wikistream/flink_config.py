@@ -6,6 +6,11 @@ docker/flink/flink.py both start from these.
 
 from __future__ import annotations
 
+HEARTBEAT_INTERVAL_S = 3.0
+# A TaskManager silent for longer than this has missed a heartbeat: it is probably dead, though Flink
+# lists it (and its tasks as RUNNING) until the second miss.
+HEARTBEAT_SILENCE_S = 1.5 * HEARTBEAT_INTERVAL_S
+
 
 def shared_options(checkpoints_uri: str, savepoints_uri: str) -> dict[str, object]:
     return {
@@ -24,7 +29,7 @@ def shared_options(checkpoints_uri: str, savepoints_uri: str) -> dict[str, objec
         "restart-strategy.exponential-delay.reset-backoff-threshold": "2 min",
         "restart-strategy.exponential-delay.jitter-factor": 0.1,
         # A killed TaskManager is noticed after two missed heartbeats (~6 s) instead of ~20 s.
-        "heartbeat.interval": "3 s",
+        "heartbeat.interval": f"{HEARTBEAT_INTERVAL_S:.0f} s",
         "heartbeat.timeout": "30 s",
         # A TaskManager whose JobManager came back registers within seconds (defaults back off to 30 s).
         "cluster.registration.max-timeout": "5 s",

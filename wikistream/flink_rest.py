@@ -87,6 +87,15 @@ class FlinkRest:
         details = self.job(job_id)
         return details.get("state") if details else None
 
+    def taskmanager_heartbeats(self) -> dict[str, float]:
+        """When each registered TaskManager was last heard of (epoch s), by its id."""
+        answer = self.get("/taskmanagers") or {}
+        # Despite its name, timeSinceLastHeartbeat holds the epoch milliseconds of the last heartbeat
+        # (0 until the first one).
+        return {
+            str(tm.get("id")): int(tm.get("timeSinceLastHeartbeat") or 0) / 1000 for tm in answer.get("taskmanagers", [])
+        }
+
     def task_counts(self, job_id: str) -> tuple[int, int]:
         """(running, total) subtasks of the job."""
         details = self.job(job_id) or {}

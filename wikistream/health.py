@@ -12,16 +12,21 @@ and the age of the newest row must agree. Thresholds (environment variables, def
 | HEALTH_MAX_LAG               | 100000  | more messages wait in Kafka than this (end - committed)      |
 | HEALTH_MAX_STALL_S           | 60      | messages wait but no row landed for this long                |
 
-Always degraded: a service down, no live job, a job not RUNNING, tasks not all running, a sink
+Always degraded: a service down or restarting, a TaskManager that missed a heartbeat (Flink still
+lists its tasks as RUNNING until it misses the next one), no live job, a job not RUNNING, tasks not all running, a sink
 retrying PostgreSQL, Flink/Kafka/PostgreSQL unreachable.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import threading
 import time
-from contextlib import closing
+from collections.abc import Callable
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,9 +37,11 @@ from kafka.errors import KafkaError
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from wikistream.flink_config import HEARTBEAT_SILENCE_S
 from wikistream.flink_rest import QUARANTINED_METRIC, RETRYING_METRIC, FlinkRest
 
 RESTART_WINDOW_S = 600.0
+log = logging.getLogger(__name__)
 
 
 class HealthThresholds(BaseSettings):
@@ -146,7 +153,7 @@ def observe(
     now = time.time()
     health = PipelineHealth(observed_at=now)
     reasons = health.reasons
-    reasons.extend(f"{name} is down" for name in services_down)
+    reasons.extend(f"{name} is down or restarting" for name in services_down)
     _observe_flink(health, rest, job_name, now, thresholds, resubmissions_10m)
     try:
         health.lag = kafka_lag(kafka_bootstrap, topic, group)
@@ -171,6 +178,9 @@ def _observe_flink(
     if not rest.reachable():
         reasons.append("Flink unreachable")
         return
+    for tm_id, heard_at in rest.taskmanager_heartbeats().items():
+        if heard_at and now - heard_at > HEARTBEAT_SILENCE_S:
+            reasons.append(f"TaskManager {tm_id} silent for {now - heard_at:.0f} s (its tasks may be gone)")
     live = rest.live_jobs(job_name)
     if not live:
         reasons.append("no live Flink job")
@@ -240,3 +250,24 @@ def recent_resubmissions(dsn: str) -> int:
         )
         row = cur.fetchone()
     return int(row[0]) if row else 0
+
+
+def start_recording(look: Callable[[], PipelineHealth], dsn: str, stopping: threading.Event) -> threading.Thread:
+    """A daemon thread that records look() in pipeline_health every HEALTH_RECORD_INTERVAL_S (10) s until stopping.
+
+    Whatever breaks one observation is logged, and the next one still runs.
+    """
+
+    def loop() -> None:
+        interval_s = float(os.environ.get("HEALTH_RECORD_INTERVAL_S", "10"))
+        while not stopping.wait(interval_s):
+            try:
+                health = look()
+                with closing(psycopg2.connect(dsn)) as conn:
+                    record(conn, health)
+            except Exception:  # noqa: BLE001 - one failed look must not end the recording
+                log.exception("could not observe or record the pipeline's health")
+
+    thread = threading.Thread(target=loop, name="health-recorder", daemon=True)
+    thread.start()
+    return thread

@@ -24,11 +24,8 @@ import signal
 import subprocess
 import sys
 import threading
-from contextlib import closing
-from pathlib import Path
-
 import time
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import yaml
 
@@ -40,9 +37,6 @@ sys.path.insert(0, str(APP))
 # imports the rest when it starts.
 from wikistream.flink_config import shared_options  # noqa: E402 - importable only once APP is on the path
 from wikistream.flink_rest import FlinkRest, FlinkRestError  # noqa: E402
-
-if TYPE_CHECKING:
-    from flink_job.settings import JobSettings
 
 FLINK_DATA = Path("/flink-data")
 CHECKPOINTS = FLINK_DATA / "checkpoints"
@@ -141,30 +135,10 @@ def submit(base: str, restore: Path | None) -> str | None:
     return None
 
 
-def _record_health(rest_base: str, job: JobSettings, stopping: threading.Event, interval_s: float) -> None:
-    import psycopg2
-
-    from wikistream.health import HealthThresholds, observe, record
-    from wikistream.job_keeper import KeeperLog
-
-    rest = FlinkRest(rest_base)
-    while not stopping.wait(interval_s):
-        try:
-            resubmitted = KeeperLog.load(KEEPER_LOG).resubmissions_since(time.time() - 600)
-            health = observe(
-                rest, job.job_name, kafka_bootstrap=job.kafka_bootstrap_servers, topic=job.kafka_topic,
-                group=job.kafka_group_id, postgres_dsn=job.libpq_dsn(), thresholds=HealthThresholds(),
-                resubmissions_10m=resubmitted,
-            )
-            with closing(psycopg2.connect(job.libpq_dsn())) as conn:
-                record(conn, health)
-        except Exception:  # noqa: BLE001 - whatever breaks one observation, the next one must still run
-            log.exception("could not observe or record health")
-
-
 def run_job() -> int:
     from flink_job.settings import JobSettings
-    from wikistream.job_keeper import JobKeeper, RestorePoints
+    from wikistream.health import HealthThresholds, observe, start_recording
+    from wikistream.job_keeper import JobKeeper, KeeperLog, RestorePoints
 
     conf = write_config()
     base = rest_url(conf)
@@ -183,8 +157,16 @@ def run_job() -> int:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    interval = float(os.environ.get("HEALTH_RECORD_INTERVAL_S", "10"))
-    threading.Thread(target=_record_health, args=(base, job, stopping, interval), daemon=True).start()
+    health_rest = FlinkRest(base)
+    start_recording(
+        lambda: observe(
+            health_rest, job.job_name, kafka_bootstrap=job.kafka_bootstrap_servers, topic=job.kafka_topic,
+            group=job.kafka_group_id, postgres_dsn=job.libpq_dsn(), thresholds=HealthThresholds(),
+            resubmissions_10m=KeeperLog.load(KEEPER_LOG).resubmissions_since(time.time() - 600),
+        ),
+        job.libpq_dsn(),
+        stopping,
+    )
     keeper.run(stopping)
     # `docker stop` (make down): the next start resumes from this savepoint.
     for live in rest.live_jobs(job.job_name):

@@ -45,6 +45,7 @@ def _embedded(running: RunningStack) -> EmbeddedStack:
 def test_a_killed_service_comes_back_and_every_event_lands_exactly_once(chaos_stack: EmbeddedStack, fault: str) -> None:
     result = run_fault(embedded_target(chaos_stack), fault, EVENTS, RATE, deadline_s=RECOVERY_S + 60)
     landing = result.landing
+    print(f"{fault}: {landing}; back after {[kill.back_s for kill in result.kills]} s")  # the figures, with -s
     assert result.failed_deliveries == 0
     assert result.kills and result.kills[0].back_s is not None, f"{fault} did not come back"
     # The producer's fault counts the producer's own run (chaos/README.md): its size is what it sent.

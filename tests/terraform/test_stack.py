@@ -177,6 +177,7 @@ def test_a_killed_container_process_comes_back_and_every_event_lands_exactly_onc
     target = container_target(applied_stack.outputs(), stack_settings().kafka_topic_partitions)
     result = run_fault(target, fault, FAULT_EVENTS, FAULT_RATE, deadline_s=180)
     landing = result.landing
+    print(f"{fault}: {landing}; back after {[kill.back_s for kill in result.kills]} s")  # the figures, with -s
     assert result.failed_deliveries == 0
     assert result.kills and result.kills[0].back_s is not None, f"{fault} did not come back"
     # The producer's fault counts the producer's own run (chaos/README.md): its size is what it sent.
