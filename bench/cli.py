@@ -16,10 +16,10 @@ from pathlib import Path
 import typer
 
 from bench import measure
-from stack.isolated import isolated_stack
 from bench.memory import MemorySampler
 from bench.profile import StackSampler
 from stack.embedded import EmbeddedStack
+from stack.isolated import isolated_stack
 from stack.preflight import PrerequisiteError
 from wikistream.settings import REPO_ROOT
 

@@ -20,8 +20,8 @@ import psycopg2
 from kafka import KafkaProducer
 
 from producer.sinks import BATCH_BYTES, LINGER_MS, KafkaSink
-from stack.credentials import ADMIN_USER
 from stack.embedded import EmbeddedStack
+from wikistream.postgres import ADMIN_USER, libpq_dsn
 
 STREAM_TABLES = (
     "clicks", "rejected_events", "late_events", "clicks_per_minute_article", "clicks_per_minute_referrer",
@@ -45,8 +45,10 @@ BASELINE = JobConfig(
 
 def connect(stack: EmbeddedStack) -> psycopg2.extensions.connection:
     conn = psycopg2.connect(
-        host="127.0.0.1", port=stack.settings.postgres_port, dbname=stack.settings.postgres_db,
-        user=ADMIN_USER, password=stack.credentials.admin_password,
+        libpq_dsn(
+            host="127.0.0.1", port=stack.settings.postgres_port, dbname=stack.settings.postgres_db,
+            user=ADMIN_USER, password=stack.credentials.admin_password,
+        )
     )
     conn.autocommit = True
     return conn

@@ -12,8 +12,8 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from stack.credentials import ADMIN_USER
 from stack.embedded import EmbeddedStack
+from wikistream.postgres import ADMIN_USER, libpq_dsn
 
 FAULTS = ("flink-taskmanager", "flink-jobmanager", "kafka", "postgres", "producer", "job-keeper")
 
@@ -32,9 +32,9 @@ class Target:
 def embedded_target(stack: EmbeddedStack) -> Target:
     processes = stack.processes()
     settings = stack.settings
-    dsn = (
-        f"host=127.0.0.1 port={settings.postgres_port} dbname={settings.postgres_db} "
-        f"user={ADMIN_USER} password={stack.credentials.admin_password} connect_timeout=5"
+    dsn = libpq_dsn(
+        host="127.0.0.1", port=settings.postgres_port, dbname=settings.postgres_db, user=ADMIN_USER,
+        password=stack.credentials.admin_password,
     )
     return Target(
         "embedded", stack.kafka.bootstrap, settings.kafka_topic, settings.kafka_topic_partitions, dsn,

@@ -10,8 +10,9 @@ from dataclasses import dataclass, replace
 
 import psycopg2
 
-from stack.credentials import READER_USER, stored_password
+from stack.credentials import stored_password
 from stack.layout import Layout
+from wikistream.postgres import READER_USER, libpq_dsn
 from wikistream.settings import StackSettings
 
 READER_PASSWORD_KEY = "POSTGRES_READER_PASSWORD"
@@ -38,12 +39,7 @@ class ReaderConnection:
 
     def connect(self) -> psycopg2.extensions.connection:
         return psycopg2.connect(
-            host=self.host,
-            port=self.port,
-            dbname=self.dbname,
-            user=self.user,
-            password=self.password,
-            connect_timeout=5,
+            libpq_dsn(host=self.host, port=self.port, dbname=self.dbname, user=self.user, password=self.password),
             application_name="wikistream-dashboards",
         )
 

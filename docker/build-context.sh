@@ -43,6 +43,7 @@ cp "$root/docker/$image/"* "$tmp/"
 case "$image" in
     kafka)
         copy_tree "$root/jars/target/kafka" "$tmp/jars"
+        cp "$root/config/kafka-broker.properties" "$tmp/broker.properties"
         ;;
     flink)
         cp "$root/docker/common/install-extra-ca.sh" "$tmp/"

@@ -21,7 +21,6 @@ from flink_job.settings import JobSettings
 from flink_job.validation import field_sql, parse_sql, reject_reason_sql, rowtime_sql, sql_string
 from wikistream.events import INTERNAL_LINK_CLASS, REFERRER_CLASSES
 
-
 EVENTS_QUARANTINE = "rejected_events"
 ROWS_QUARANTINE = "refused_rows"
 
@@ -123,7 +122,7 @@ def sink_ddls(settings: JobSettings) -> list[str]:
 def users_ddl(settings: JobSettings) -> str:
     options = {
         "connector": "jdbc",
-        "url": settings.postgres_jdbc_url,
+        "url": settings.jdbc_url,
         "table-name": "users",
         "username": settings.postgres_user,
         "password": settings.postgres_password,

@@ -6,16 +6,17 @@ Every default below is the embedded stack's; the container stack sets the same v
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
-
-from psycopg2.extensions import make_dsn
+from urllib.parse import urlencode, urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from wikistream.postgres import WRITER_USER, libpq_dsn
 from wikistream.settings import REPO_ROOT, stack_settings
 
 _stack = stack_settings()
+
+SCRAM_ONLY_PLUGIN = "io.wikistream.flink.sink.ScramOnlyAuthentication"
 
 
 class JobSettings(BaseSettings):
@@ -29,7 +30,7 @@ class JobSettings(BaseSettings):
         default=f"jdbc:postgresql://127.0.0.1:{_stack.postgres_port}/{_stack.postgres_db}",
         alias="POSTGRES_JDBC_URL",
     )
-    postgres_user: str = Field(default="wikistream_writer", alias="POSTGRES_WRITER_USER")
+    postgres_user: str = Field(default=WRITER_USER, alias="POSTGRES_WRITER_USER")
     postgres_password: str = Field(alias="POSTGRES_WRITER_PASSWORD")
     checkpoint_interval: str = Field(default="10 s", alias="CHECKPOINT_INTERVAL")
     parallelism: int = Field(default=_stack.flink_task_slots, ge=1, alias="JOB_PARALLELISM")
@@ -63,15 +64,26 @@ class JobSettings(BaseSettings):
     def libpq_dsn(self) -> str:
         """The same database and role for a Python client (the job keeper's health records)."""
         address = urlsplit(self.postgres_jdbc_url.removeprefix("jdbc:"))
-        return make_dsn(
-            host=address.hostname, port=address.port or 5432, dbname=address.path.lstrip("/"),
-            user=self.postgres_user, password=self.postgres_password, connect_timeout=5,
+        return libpq_dsn(
+            host=address.hostname or "", port=address.port or 5432, dbname=address.path.lstrip("/"),
+            user=self.postgres_user, password=self.postgres_password,
         )
 
     @property
+    def jdbc_url(self) -> str:
+        """The URL of every connection the job opens: pgjdbc has no require_auth, so a plugin of ours
+        hands it the password only when the server asks for SCRAM (flink_job/functions)."""
+        return _with_parameters(self.postgres_jdbc_url, {"authenticationPluginClassName": SCRAM_ONLY_PLUGIN})
+
+    @property
     def sink_url(self) -> str:
-        if not self.sink_rewrite_batched_inserts:
-            return self.postgres_jdbc_url
         # The driver rewrites a batch of single-row INSERTs into multi-row statements.
-        separator = "&" if "?" in self.postgres_jdbc_url else "?"
-        return f"{self.postgres_jdbc_url}{separator}reWriteBatchedInserts=true"
+        rewrite = {"reWriteBatchedInserts": "true"} if self.sink_rewrite_batched_inserts else {}
+        return _with_parameters(self.jdbc_url, rewrite)
+
+
+def _with_parameters(url: str, parameters: dict[str, str]) -> str:
+    if not parameters:
+        return url
+    separator = "&" if "?" in url else "?"
+    return url + separator + urlencode(parameters)

@@ -20,8 +20,8 @@ from kafka.errors import KafkaError
 from producer.datasets import model_path_for, resolve_model
 from producer.download import DEFAULT_BASE_URL, Downloader, DumpFile
 from producer.errors import ProducerError
-from producer.model import DEFAULT_CONTINUE_CAP, ClickstreamModel, build_model, load_model
 from producer.journal import Journal, JournalWriter, delivered_after
+from producer.model import DEFAULT_CONTINUE_CAP, ClickstreamModel, build_model, load_model
 from producer.pacing import Pacer
 from producer.randomuser import RandomUserClient
 from producer.runner import StatsLine, run_stream

@@ -5,7 +5,7 @@
 | POSTGRES_HOST                    | 127.0.0.1                                |
 | POSTGRES_PORT                    | POSTGRES_PORT of config/stack.env        |
 | POSTGRES_DB                      | POSTGRES_DB of config/stack.env          |
-| POSTGRES_USER                    | wikistream_admin (the stack's owner role)|
+| POSTGRES_USER                    | wikistream_seeder (seeds and reads users) |
 | POSTGRES_PASSWORD                | empty (libpq then tries ~/.pgpass)       |
 | KAFKA_BOOTSTRAP_SERVERS          | 127.0.0.1:KAFKA_PORT of config/stack.env |
 | KAFKA_TOPIC                      | KAFKA_TOPIC of config/stack.env          |
@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from psycopg2.extensions import make_dsn
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from wikistream.postgres import SEEDER_USER, libpq_dsn
 from wikistream.settings import stack_settings
 
 
@@ -34,7 +34,7 @@ class ProducerSettings(BaseSettings):
     postgres_host: str = Field(default="127.0.0.1", alias="POSTGRES_HOST")
     postgres_port: int = Field(default_factory=lambda: stack_settings().postgres_port, alias="POSTGRES_PORT")
     postgres_db: str = Field(default_factory=lambda: stack_settings().postgres_db, alias="POSTGRES_DB")
-    postgres_user: str = Field(default="wikistream_admin", alias="POSTGRES_USER")
+    postgres_user: str = Field(default=SEEDER_USER, alias="POSTGRES_USER")
     postgres_password: str = Field(default="", alias="POSTGRES_PASSWORD")
 
     kafka_bootstrap_servers: str = Field(
@@ -52,13 +52,9 @@ class ProducerSettings(BaseSettings):
 
     @property
     def postgres_dsn(self) -> str:
-        return make_dsn(
-            host=self.postgres_host,
-            port=self.postgres_port,
-            dbname=self.postgres_db,
-            user=self.postgres_user,
+        return libpq_dsn(
+            host=self.postgres_host, port=self.postgres_port, dbname=self.postgres_db, user=self.postgres_user,
             password=self.postgres_password,
-            connect_timeout=5,
         )
 
     @property

@@ -10,8 +10,8 @@ from typing import BinaryIO, Protocol
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
-from kafka.producer.future import RecordMetadata
 from kafka.partitioner.default import DefaultPartitioner, murmur2
+from kafka.producer.future import RecordMetadata
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from producer.errors import ProducerError

@@ -11,11 +11,9 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-ADMIN_USER = "wikistream_admin"
-WRITER_USER = "wikistream_writer"
-READER_USER = "wikistream_reader"
+from wikistream.postgres import READER_USER, SEEDER_USER, WRITER_USER
 
-_KEYS = ("POSTGRES_ADMIN_PASSWORD", "POSTGRES_WRITER_PASSWORD", "POSTGRES_READER_PASSWORD")
+_KEYS = ("POSTGRES_ADMIN_PASSWORD", "POSTGRES_WRITER_PASSWORD", "POSTGRES_READER_PASSWORD", "POSTGRES_SEEDER_PASSWORD")
 
 
 @dataclass(frozen=True)
@@ -23,6 +21,11 @@ class Credentials:
     admin_password: str
     writer_password: str
     reader_password: str
+    seeder_password: str
+
+    def login_roles(self) -> dict[str, str]:
+        """The password of each component's role (not the admin's), by role name."""
+        return {SEEDER_USER: self.seeder_password, WRITER_USER: self.writer_password, READER_USER: self.reader_password}
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
@@ -52,3 +55,4 @@ def load_or_create(path: Path) -> Credentials:
             handle.writelines(f"{key}={stored[key]}\n" for key in _KEYS)
     values = [os.environ.get(key) or stored[key] for key in _KEYS]
     return Credentials(*values)
+

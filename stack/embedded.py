@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from stack.credentials import ADMIN_USER, WRITER_USER, Credentials, load_or_create, stored_password
+from stack.credentials import Credentials, load_or_create, stored_password
 from stack.flink import FlinkCluster, FlinkMemory
 from stack.jars import resolve_jars
 from stack.kafka import EmbeddedKafka
@@ -24,6 +24,7 @@ from stack.supervision import PROGRAMS, RUNNING_STATES, Program, Supervisor
 from wikistream.flink_rest import FlinkRest, FlinkRestError
 from wikistream.health import HealthThresholds, PipelineHealth, observe
 from wikistream.job_keeper import KeeperLog
+from wikistream.postgres import ADMIN_USER, SEEDER_USER, WRITER_USER, libpq_dsn
 from wikistream.settings import REPO_ROOT, StackSettings
 
 
@@ -113,8 +114,8 @@ class EmbeddedStack:
         }
 
     def producer_env(self) -> dict[str, str]:
-        """The environment of a producer process: this stack's Kafka and its PostgreSQL as owner."""
-        return self._component_env() | self._postgres_env(ADMIN_USER, self.credentials.admin_password)
+        """The environment of a producer process: this stack's Kafka, and its PostgreSQL as the seeder."""
+        return self._component_env() | self._postgres_env(SEEDER_USER, self.credentials.seeder_password)
 
     def _component_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -144,10 +145,11 @@ class EmbeddedStack:
             "JOB_PARALLELISM": str(self.settings.flink_task_slots),
         }
 
-    def writer_dsn(self) -> str:
-        return (
-            f"host=127.0.0.1 port={self.settings.postgres_port} dbname={self.settings.postgres_db} "
-            f"user={WRITER_USER} password={self.credentials.writer_password} connect_timeout=5"
+    def writer_dsn(self, password: str | None = None, connect_timeout: int = 5) -> str:
+        return libpq_dsn(
+            host="127.0.0.1", port=self.settings.postgres_port, dbname=self.settings.postgres_db, user=WRITER_USER,
+            password=self.credentials.writer_password if password is None else password,
+            connect_timeout=connect_timeout,
         )
 
     # --- how each service is started (python -m stack.launch NAME) ---------------------------
@@ -367,11 +369,8 @@ class EmbeddedStack:
         """The pipeline's health; a service that is down, or restarting (supervisord has not yet seen it
         stay up for its startsecs), counts against it, as does a missing supervisor."""
         down = [s.name for s in services if s.pid is None or s.supervised not in (None, "RUNNING")]
-        password = stored_password(self.layout.secrets_file, "POSTGRES_WRITER_PASSWORD") or ""
-        dsn = (
-            f"host=127.0.0.1 port={self.settings.postgres_port} dbname={self.settings.postgres_db} "
-            f"user={WRITER_USER} password={password} connect_timeout=3"
-        )
+        # Never generated here: a password made up now would not be the server's.
+        dsn = self.writer_dsn(stored_password(self.layout.secrets_file, "POSTGRES_WRITER_PASSWORD") or "", 3)
         resubmitted = KeeperLog.load(self.keeper_log_file).resubmissions_since(time.time() - 600)
         return observe(
             # Its own client: the keeper's health thread calls this beside the keeper's loop.

@@ -14,6 +14,9 @@ from kafka.errors import TopicAlreadyExistsError
 from stack.layout import KAFKA_JARS_DIR, Layout
 from stack.preflight import PrerequisiteError, wait_for_port
 from stack.process import ManagedProcess
+from wikistream.settings import REPO_ROOT
+
+SHARED_BROKER_PROPERTIES = REPO_ROOT / "config" / "kafka-broker.properties"
 
 LOG4J2_CONFIG = """\
 status = warn
@@ -59,17 +62,9 @@ class EmbeddedKafka:
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             "log.dirs": str(self.home / "data"),
-            "auto.create.topics.enable": "false",
-            # A single node: internal topics cannot have more replicas than brokers.
-            "offsets.topic.replication.factor": "1",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
-            "group.initial.rebalance.delay.ms": "0",
-            "log.retention.hours": "168",
         }
-        self._properties_file.write_text("".join(f"{key}={value}\n" for key, value in properties.items()))
+        rendered = "".join(f"{key}={value}\n" for key, value in properties.items())
+        self._properties_file.write_text(rendered + SHARED_BROKER_PROPERTIES.read_text())
         (self.home / "log4j2.properties").write_text(LOG4J2_CONFIG)
 
     def _java(self, main_class: str, *args: str) -> list[str]:

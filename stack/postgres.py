@@ -18,10 +18,11 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
-from stack.credentials import ADMIN_USER, READER_USER, WRITER_USER, Credentials
+from stack.credentials import Credentials
 from stack.layout import SQL_DIR, Layout
 from stack.preflight import PrerequisiteError
 from stack.process import ManagedProcess, RunAs, unprivileged_identity
+from wikistream.postgres import ADMIN_USER, libpq_dsn
 
 
 def server_bin_dir() -> Path:
@@ -137,12 +138,10 @@ class EmbeddedPostgres:
 
     def admin_connect(self, database: str | None = None) -> psycopg2.extensions.connection:
         return psycopg2.connect(
-            host="127.0.0.1",
-            port=self.port,
-            user=ADMIN_USER,
-            password=self.credentials.admin_password,
-            dbname=database or self.database,
-            connect_timeout=5,
+            libpq_dsn(
+                host="127.0.0.1", port=self.port, dbname=database or self.database, user=ADMIN_USER,
+                password=self.credentials.admin_password,
+            )
         )
 
     def ensure_database(self) -> None:
@@ -174,7 +173,7 @@ def apply_schema_files(conn: psycopg2.extensions.connection, credentials: Creden
             cur.execute("SELECT pg_advisory_xact_lock(hashtext('wikistream-schema'))")
             for path in files:
                 cur.execute(path.read_text())
-            for role, password in ((WRITER_USER, credentials.writer_password), (READER_USER, credentials.reader_password)):
+            for role, password in credentials.login_roles().items():
                 cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD %s").format(sql.Identifier(role)), (password,))
     finally:
         conn.close()

@@ -4,15 +4,18 @@
 #
 # uuid() draws 122 random bits from crypto/rand at apply time; two of them make a 64-hex-digit
 # password. ignore_changes keeps the first value in the state for good (a later plan would
-# otherwise draw new ones), so passwords change only when this resource is destroyed. A password
-# given in var.postgres_passwords wins.
+# otherwise draw new ones), so a password changes only when its resource is destroyed; one resource
+# per role, so a new role gets a password without touching the others'. A password given in
+# var.postgres_passwords wins. PostgreSQL's entrypoint sets every role's password on each start.
 
-resource "terraform_data" "generated_passwords" {
-  input = sensitive({
-    admin  = replace("${uuid()}${uuid()}", "-", "")
-    writer = replace("${uuid()}${uuid()}", "-", "")
-    reader = replace("${uuid()}${uuid()}", "-", "")
-  })
+locals {
+  postgres_roles = ["admin", "seeder", "writer", "reader"]
+}
+
+resource "terraform_data" "generated_password" {
+  for_each = toset(local.postgres_roles)
+
+  input = sensitive(replace("${uuid()}${uuid()}", "-", ""))
 
   lifecycle {
     ignore_changes = [input]
@@ -20,9 +23,8 @@ resource "terraform_data" "generated_passwords" {
 }
 
 locals {
-  generated = terraform_data.generated_passwords.output
   postgres_passwords = sensitive({
-    for role in ["admin", "writer", "reader"] :
-    role => try(length(var.postgres_passwords[role]) > 0, false) ? var.postgres_passwords[role] : local.generated[role]
+    for role in local.postgres_roles :
+    role => try(length(var.postgres_passwords[role]) > 0, false) ? var.postgres_passwords[role] : terraform_data.generated_password[role].output
   })
 }

@@ -31,6 +31,7 @@ locals {
     legacy_builder     = var.legacy_builder
   }
 
+  seeder_user = "wikistream_seeder"
   writer_user = "wikistream_writer"
   reader_user = "wikistream_reader"
 }
@@ -78,10 +79,9 @@ module "producer" {
     host     = module.postgres.internal_host
     port     = module.postgres.internal_port
     database = module.postgres.database
-    user     = module.postgres.admin_user
+    user     = local.seeder_user
   }
-  # Seeding inserts into users: the owner role, as in the embedded stack.
-  postgres_password = local.postgres_passwords.admin
+  postgres_password = local.postgres_passwords.seeder
   rate              = coalesce(var.producer_rate, tonumber(local.s["PRODUCER_RATE"]))
   users_count       = tonumber(local.s["USERS_COUNT"])
   user_source       = var.producer_user_source

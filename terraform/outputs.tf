@@ -45,6 +45,7 @@ output "postgres" {
     database = module.postgres.database
     users = {
       admin  = module.postgres.admin_user
+      seeder = local.seeder_user
       writer = local.writer_user
       reader = local.reader_user
     }
@@ -53,14 +54,14 @@ output "postgres" {
 }
 
 output "postgres_passwords" {
-  description = "Passwords of the PostgreSQL roles (admin, writer, reader)."
+  description = "Passwords of the PostgreSQL roles (admin, seeder, writer, reader)."
   value       = local.postgres_passwords
   sensitive   = true
 }
 
 output "postgres_admin_dsn" {
-  description = "libpq connection string of the owner role, from the host."
-  value       = "host=${local.host_address} port=${module.postgres.host_port} dbname=${module.postgres.database} user=${module.postgres.admin_user} password=${local.postgres_passwords.admin}"
+  description = "libpq connection string of the owner role, from the host (the password quoted as libpq wants, SCRAM required)."
+  value       = "host=${local.host_address} port=${module.postgres.host_port} dbname=${module.postgres.database} user=${module.postgres.admin_user} password='${replace(replace(local.postgres_passwords.admin, "\\", "\\\\"), "'", "\\'")}' require_auth=scram-sha-256"
   sensitive   = true
 }
 

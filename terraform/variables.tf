@@ -161,9 +161,10 @@ variable "stack_env_overrides" {
 }
 
 variable "postgres_passwords" {
-  description = "Passwords of the PostgreSQL roles (admin, writer, reader). null or an empty string: generated once and kept in the state."
+  description = "Passwords of the PostgreSQL roles (admin, seeder, writer, reader). null or an empty string: generated once and kept in the state."
   type = object({
     admin  = optional(string)
+    seeder = optional(string)
     writer = optional(string)
     reader = optional(string)
   })

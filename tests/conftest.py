@@ -22,13 +22,15 @@ import pytest
 from kafka import KafkaProducer
 from psycopg2 import sql
 
-from stack.credentials import ADMIN_USER, load_or_create
+from stack.credentials import load_or_create
 from stack.kafka import EmbeddedKafka
 from stack.layout import Layout
 from stack.postgres import EmbeddedPostgres, apply_schema_files
-from stack.process import ManagedProcess
 from stack.preflight import free_port
+from stack.process import ManagedProcess
+from tests.squatter import Squatter
 from wikistream.events import ClickEvent
+from wikistream.postgres import ADMIN_USER, libpq_dsn
 from wikistream.settings import REPO_ROOT, stack_settings
 
 
@@ -60,9 +62,9 @@ def postgres_dsn(postgres_server: EmbeddedPostgres) -> Iterator[str]:
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    dsn = (
-        f"host=127.0.0.1 port={postgres_server.port} dbname={name} "
-        f"user={ADMIN_USER} password={postgres_server.credentials.admin_password}"
+    dsn = libpq_dsn(
+        host="127.0.0.1", port=postgres_server.port, dbname=name, user=ADMIN_USER,
+        password=postgres_server.credentials.admin_password,
     )
     apply_schema_files(psycopg2.connect(dsn), postgres_server.credentials)
     try:
@@ -104,9 +106,9 @@ class RunningStack:
 
     def admin_dsn(self) -> str:
         credentials = load_or_create(Layout(self.state_dir).secrets_file)
-        return (
-            f"host=127.0.0.1 port={self.env['POSTGRES_PORT']} dbname={self.env['POSTGRES_DB']} "
-            f"user={ADMIN_USER} password={credentials.admin_password}"
+        return libpq_dsn(
+            host="127.0.0.1", port=int(self.env["POSTGRES_PORT"]), dbname=self.env["POSTGRES_DB"], user=ADMIN_USER,
+            password=credentials.admin_password,
         )
 
     def query(self, statement: str, params: tuple | dict = ()) -> list[tuple]:
@@ -188,3 +190,13 @@ def running_stack() -> Iterator[RunningStack]:
     """One isolated stack shared by the tests that do not break it for the others."""
     with isolated_stack("wikistream-stack-") as stack:
         yield stack
+
+
+@pytest.fixture()
+def squatter() -> Iterator[Squatter]:
+    """A fake PostgreSQL on a free port that asks for the password in clear text."""
+    server = Squatter()
+    try:
+        yield server
+    finally:
+        server.close()

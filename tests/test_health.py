@@ -13,9 +13,9 @@ import uuid
 
 import pytest
 
-from stack.credentials import WRITER_USER
 from tests.conftest import RunningStack
 from tests.test_end_to_end import tagged, wait_for_counts
+from wikistream.postgres import WRITER_USER
 
 pytestmark = pytest.mark.slow
 

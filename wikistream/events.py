@@ -7,9 +7,9 @@ quarantines anything else. Changing a field here changes both sides.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import orjson
-from typing import Literal
 
 LinkType = Literal["link", "external", "other"]
 LINK_TYPES: tuple[str, ...] = ("link", "external", "other")

@@ -7,7 +7,7 @@
 #  3. exec the server on TCP.
 set -euo pipefail
 
-: "${POSTGRES_DB:?}" "${POSTGRES_ADMIN_PASSWORD:?}" "${POSTGRES_WRITER_PASSWORD:?}" "${POSTGRES_READER_PASSWORD:?}"
+: "${POSTGRES_DB:?}" "${POSTGRES_ADMIN_PASSWORD:?}" "${POSTGRES_WRITER_PASSWORD:?}" "${POSTGRES_READER_PASSWORD:?}" "${POSTGRES_SEEDER_PASSWORD:?}"
 : "${POSTGRES_ADMIN_USER:=wikistream_admin}" "${POSTGRES_PORT:=5432}"
 socket=/var/run/postgresql
 sql_dir=/opt/wikistream/sql
@@ -36,6 +36,7 @@ SQL
     echo '\getenv admin_pw POSTGRES_ADMIN_PASSWORD'
     echo '\getenv writer_pw POSTGRES_WRITER_PASSWORD'
     echo '\getenv reader_pw POSTGRES_READER_PASSWORD'
+    echo '\getenv seeder_pw POSTGRES_SEEDER_PASSWORD'
     echo 'BEGIN;'
     echo "SELECT pg_advisory_xact_lock(hashtext('wikistream-schema'));"
     for file in "$sql_dir"/[0-9][0-9][0-9]_*.sql; do
@@ -46,6 +47,7 @@ SQL
     echo "ALTER ROLE $POSTGRES_ADMIN_USER WITH PASSWORD :'admin_pw';"
     echo "ALTER ROLE wikistream_writer WITH LOGIN PASSWORD :'writer_pw';"
     echo "ALTER ROLE wikistream_reader WITH LOGIN PASSWORD :'reader_pw';"
+    echo "ALTER ROLE wikistream_seeder WITH LOGIN PASSWORD :'seeder_pw';"
     echo 'COMMIT;'
 } | psql_admin -d "$POSTGRES_DB"
 

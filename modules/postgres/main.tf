@@ -43,6 +43,7 @@ resource "docker_container" "postgres" {
     "POSTGRES_ADMIN_PASSWORD=${var.passwords.admin}",
     "POSTGRES_WRITER_PASSWORD=${var.passwords.writer}",
     "POSTGRES_READER_PASSWORD=${var.passwords.reader}",
+    "POSTGRES_SEEDER_PASSWORD=${var.passwords.seeder}",
   ]
 
   networks_advanced {

@@ -59,9 +59,10 @@ variable "admin_user" {
 }
 
 variable "passwords" {
-  description = "Passwords of the admin, writer (the Flink job) and reader (dashboards) roles."
+  description = "Passwords of the admin, seeder (the producer), writer (the Flink job) and reader (dashboards) roles."
   type = object({
     admin  = string
+    seeder = string
     writer = string
     reader = string
   })

@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from wikistream.events import EVENT_FIELDS, ClickEvent
+from wikistream.postgres import SEEDER_USER
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLOSED_PORT = "9"  # discard: nothing listens on it on loopback, connections are refused at once
@@ -84,7 +85,7 @@ def test_seed_users_reports_an_unreachable_database_in_one_line(run_producer) ->
     result = run_producer("seed-users", "--count", "3", env={"POSTGRES_PORT": CLOSED_PORT})
     assert result.returncode == 1
     stderr = result.stderr.decode().strip().splitlines()
-    assert stderr[-1].startswith(f"error: cannot connect to PostgreSQL wikistream_admin@127.0.0.1:{CLOSED_PORT}/")
+    assert stderr[-1].startswith(f"error: cannot connect to PostgreSQL {SEEDER_USER}@127.0.0.1:{CLOSED_PORT}/")
     assert "Traceback" not in result.stderr.decode()
 
 

@@ -10,8 +10,8 @@ import pytest
 from psycopg2 import errors
 from psycopg2.extensions import parse_dsn
 
-from stack.credentials import READER_USER, WRITER_USER
 from stack.postgres import EmbeddedPostgres, apply_schema_files, server_bin_dir
+from wikistream.postgres import READER_USER, WRITER_USER
 
 pytestmark = pytest.mark.slow
 

@@ -39,11 +39,7 @@ FAULT_RATE = 100.0
 
 
 def admin_dsn(outputs: dict) -> str:
-    postgres = outputs["postgres"]
-    return (
-        f"host={postgres['host']} port={postgres['port']} dbname={postgres['database']} "
-        f"user={postgres['users']['admin']} password={outputs['postgres_passwords']['admin']} connect_timeout=5"
-    )
+    return outputs["postgres_admin_dsn"] + " connect_timeout=5"
 
 
 def scalar(dsn: str, query: str, *args: object) -> int:
