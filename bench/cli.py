@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import time
@@ -50,8 +49,7 @@ def _isolated() -> Iterator[EmbeddedStack]:
         typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from error
     finally:
-        stack.stop(echo=lambda _line: None)
-        shutil.rmtree(stack.layout.root, ignore_errors=True)
+        stack.reset()
 
 
 def _quiesce(stack: EmbeddedStack) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -78,8 +77,7 @@ def run(
         typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from error
     finally:
-        stack.stop(echo=lambda _line: None)
-        shutil.rmtree(stack.layout.root, ignore_errors=True)
+        stack.reset()
     typer.echo("\n" + render(results))
     out.write_text(json.dumps({"finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                "results": [asdict(result) for result in results]}, indent=2, default=str) + "\n")

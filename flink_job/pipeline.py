@@ -144,8 +144,10 @@ CREATE TEMPORARY TABLE users_dim (
 
 
 def _referrer_class_sql() -> str:
-    whens = " ".join(f"WHEN `prev` = '{prev}' THEN '{label}'" for prev, label in REFERRER_CLASSES.items())
-    return f"CASE {whens} WHEN link_type = 'link' THEN '{INTERNAL_LINK_CLASS}' ELSE 'other' END"
+    whens = " ".join(
+        f"WHEN `prev` = {sql_string(prev)} THEN {sql_string(label)}" for prev, label in REFERRER_CLASSES.items()
+    )
+    return f"CASE {whens} WHEN link_type = 'link' THEN {sql_string(INTERNAL_LINK_CLASS)} ELSE 'other' END"
 
 
 def view_ddls(settings: JobSettings) -> list[str]:

@@ -12,7 +12,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from wikistream.postgres import WRITER_USER, libpq_dsn
-from wikistream.settings import REPO_ROOT, stack_settings
+from wikistream.settings import REPO_ROOT, SECRETS_DIR, stack_settings
 
 _stack = stack_settings()
 
@@ -20,7 +20,8 @@ SCRAM_ONLY_PLUGIN = "io.wikistream.flink.sink.ScramOnlyAuthentication"
 
 
 class JobSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    # POSTGRES_WRITER_PASSWORD may also be the file WIKISTREAM_SECRETS_DIR/POSTGRES_WRITER_PASSWORD.
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, secrets_dir=SECRETS_DIR)
 
     job_name: str = Field(default=_stack.flink_job_name, alias="FLINK_JOB_NAME")
     kafka_bootstrap_servers: str = Field(default=_stack.kafka_bootstrap, alias="KAFKA_BOOTSTRAP_SERVERS")
@@ -35,7 +36,10 @@ class JobSettings(BaseSettings):
     checkpoint_interval: str = Field(default="10 s", alias="CHECKPOINT_INTERVAL")
     parallelism: int = Field(default=_stack.flink_task_slots, ge=1, alias="JOB_PARALLELISM")
     watermark_delay_s: int = Field(default=5, ge=0, alias="WATERMARK_DELAY_SECONDS")
-    source_idle_timeout: str = Field(default="10 s", alias="SOURCE_IDLE_TIMEOUT")
+    # A partition silent this long stops holding the windows back. Longer than a Kafka outage takes
+    # to heal: after one, every partition is silent, and with a shorter timeout the first partition
+    # back would move the watermark past the others' backlog, whose clicks would then miss their windows.
+    source_idle_timeout: str = Field(default="60 s", alias="SOURCE_IDLE_TIMEOUT")
     max_event_bytes: int = Field(default=16384, ge=256, alias="MAX_EVENT_BYTES")
     session_state_ttl: str = Field(default="2 h", alias="SESSION_STATE_TTL")
     # Chained operators pass rows on without a defensive copy each (the source fans out to 7 branches).

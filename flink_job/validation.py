@@ -21,13 +21,18 @@ FUTURE_REASON = "out of range: event_time_ms (in the future)"
 
 
 def sql_string(text: str) -> str:
-    """A Flink SQL string literal."""
+    """A Flink SQL string literal: the one way any value enters the job's SQL (tests/flink_job/test_ddl_quoting.py).
+
+    Flink SQL strings know one escape, a doubled quote; backslashes, newlines and any Unicode stand as written.
+    """
     return "'" + text.replace("'", "''") + "'"
 
 
 def function_ddl() -> str:
     """Registers JSON_FIELDS; its jar (wikistream-flink-functions) must be in pipeline.jars."""
-    return f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {FUNCTION_NAME} AS '{FUNCTION_CLASS}' LANGUAGE JAVA"
+    return (
+        f"CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS {FUNCTION_NAME} AS {sql_string(FUNCTION_CLASS)} LANGUAGE JAVA"
+    )
 
 
 def field_spec() -> str:

@@ -6,7 +6,7 @@
 | POSTGRES_PORT                    | POSTGRES_PORT of config/stack.env        |
 | POSTGRES_DB                      | POSTGRES_DB of config/stack.env          |
 | POSTGRES_USER                    | wikistream_seeder (seeds and reads users) |
-| POSTGRES_PASSWORD                | empty (libpq then tries ~/.pgpass)       |
+| POSTGRES_PASSWORD                | empty (libpq then tries ~/.pgpass); or the file WIKISTREAM_SECRETS_DIR/POSTGRES_PASSWORD |
 | KAFKA_BOOTSTRAP_SERVERS          | 127.0.0.1:KAFKA_PORT of config/stack.env |
 | KAFKA_TOPIC                      | KAFKA_TOPIC of config/stack.env          |
 | KAFKA_CONNECT_ATTEMPTS           | 5 (back-off 1, 2, 4, 8 s between them)   |
@@ -25,11 +25,11 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from wikistream.postgres import SEEDER_USER, libpq_dsn
-from wikistream.settings import stack_settings
+from wikistream.settings import SECRETS_DIR, stack_settings
 
 
 class ProducerSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, secrets_dir=SECRETS_DIR)
 
     postgres_host: str = Field(default="127.0.0.1", alias="POSTGRES_HOST")
     postgres_port: int = Field(default_factory=lambda: stack_settings().postgres_port, alias="POSTGRES_PORT")

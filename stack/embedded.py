@@ -89,7 +89,10 @@ class EmbeddedStack:
 
     @property
     def postgres(self) -> EmbeddedPostgres:
-        return EmbeddedPostgres(self.layout, self.settings.postgres_port, self.settings.postgres_db, self.credentials)
+        return EmbeddedPostgres(
+            self.layout, self.settings.postgres_port, self.settings.postgres_db, self.credentials,
+            self.settings.wikistream_root_runtime_dir,
+        )
 
     def processes(self) -> dict[str, ManagedProcess]:
         """Every supervised service by its program name, each known by its pid file."""
@@ -347,6 +350,7 @@ class EmbeddedStack:
 
     def reset(self) -> None:
         self.stop(echo=lambda _: None)
+        self.postgres.remove_data()
         shutil.rmtree(self.layout.root, ignore_errors=True)
 
     def status(self) -> list[ServiceStatus]:

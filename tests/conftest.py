@@ -171,9 +171,17 @@ def isolated_stack_env(state_dir: Path) -> dict[str, str]:
 
 @contextmanager
 def isolated_stack(prefix: str) -> Iterator[RunningStack]:
-    """`python -m stack run` on its own state directory and free ports; stopped (by pid) afterwards."""
-    state_dir = _world_readable_tempdir(prefix)
-    stack = RunningStack(isolated_stack_env(state_dir), state_dir)
+    """`python -m stack run` on its own state directory and free ports; stopped (by pid) afterwards.
+
+    As root, the state directory lies in a 0700 directory, like a checkout in /root: PostgreSQL,
+    run as 'nobody', then keeps its data under a runtime directory of the test's own
+    (stack/postgres_home.py), so every end-to-end test runs in that mode too.
+    """
+    private = Path(tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("WIKISTREAM_TEST_TMP", "/tmp")))
+    runtime = _world_readable_tempdir(f"{prefix}runtime-")
+    state_dir = private / "state"
+    env = isolated_stack_env(state_dir) | {"WIKISTREAM_ROOT_RUNTIME_DIR": str(runtime / "var")}
+    stack = RunningStack(env, state_dir)
     try:
         result = stack.cli("run")
         if result.returncode != 0:
@@ -181,8 +189,9 @@ def isolated_stack(prefix: str) -> Iterator[RunningStack]:
             pytest.fail(f"stack run failed:\n{result.stdout}\n{result.stderr}\n{logs}")
         yield stack
     finally:
-        stack.cli("stop")
-        shutil.rmtree(state_dir, ignore_errors=True)
+        stack.cli("reset")
+        shutil.rmtree(private, ignore_errors=True)
+        shutil.rmtree(runtime, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

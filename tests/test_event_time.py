@@ -18,6 +18,7 @@ from flink_job.validation import FUTURE_REASON
 from tests.conftest import RunningStack
 from tests.test_end_to_end import DEADLINE_S, tagged, wait_for_counts
 from wikistream.events import ClickEvent
+from wikistream.flink_rest import FlinkRest
 from wikistream.settings import stack_settings
 
 pytestmark = pytest.mark.slow
@@ -40,10 +41,36 @@ def _record(stack: RunningStack, partition: int, offset: int) -> tuple[int, int]
         consumer.close()
 
 
+def _newest_watermark_ms(stack: RunningStack) -> int:
+    """The job's furthest watermark, over every operator's input."""
+    rest = FlinkRest(f"http://127.0.0.1:{stack.env['FLINK_REST_PORT']}")
+    job_id = rest.live_jobs(stack_settings().flink_job_name)[0].job_id
+    marks = [
+        int(float(mark["value"]))
+        for vertex in (rest.job(job_id) or {}).get("vertices", [])
+        for mark in rest.get(f"/jobs/{job_id}/vertices/{vertex['id']}/watermarks") or []
+        if mark["id"].endswith("currentInputWatermark")
+    ]
+    return max(marks, default=0)
+
+
 def test_a_message_stamped_an_hour_ahead_moves_no_window_and_no_late_count(running_stack: RunningStack) -> None:
+    # Other tests may have moved the watermark up to MAX_LEAD ahead, legitimately: start once real
+    # time has caught up, so clicks of now are on time unless this test's message moved it. Flink's
+    # REST metrics lag up to 10 s (metrics.fetcher.update-interval): watch them for 20 s at least.
+    started = time.monotonic()
+    furthest = 0
+    while True:
+        furthest = max(furthest, _newest_watermark_ms(running_stack))
+        if time.monotonic() - started >= 20 and furthest < time.time() * 1000:
+            break
+        assert time.monotonic() - started < 360, "the watermark stays ahead of the clock"
+        time.sleep(5)
     tag = f"ahead-{uuid.uuid4().hex[:6]}"
     now_ms = int(time.time() * 1000)
-    ahead = ClickEvent(f"{tag}-X", f"{tag}-user", f"{tag}-SX", 1, "other-search", f"{tag}-AX", "external", now_ms + AHEAD_MS)
+    ahead = ClickEvent(
+        f"{tag}-X", f"{tag}-user", f"{tag}-SX", 1, "other-search", f"{tag}-AX", "external", now_ms + AHEAD_MS
+    )
     [(partition, offset)] = running_stack.send([(ahead.user_id.encode(), ahead.to_json(), now_ms + AHEAD_MS)])
 
     stamp_type, stamp = _record(running_stack, partition, offset)

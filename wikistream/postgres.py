@@ -20,6 +20,11 @@ REQUIRE_AUTH = "scram-sha-256"
 
 def libpq_dsn(*, host: str, port: int, dbname: str, user: str, password: str, connect_timeout: int = 5) -> str:
     return make_dsn(
-        host=host, port=port, dbname=dbname, user=user, password=password,
-        connect_timeout=connect_timeout, require_auth=REQUIRE_AUTH,
+        host=host,
+        port=port,
+        dbname=dbname,
+        user=user,
+        password=password,
+        connect_timeout=connect_timeout,
+        require_auth=REQUIRE_AUTH,
     )

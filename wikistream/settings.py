@@ -6,6 +6,7 @@ typed once, in config/stack.env.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STACK_ENV = REPO_ROOT / "config" / "stack.env"
+# Where a component's passwords lie as files, one per variable (/run/secrets/POSTGRES_PASSWORD):
+# the container stack puts them there instead of in the environment. An environment variable wins.
+SECRETS_DIR = os.environ.get("WIKISTREAM_SECRETS_DIR") or None
 
 
 class StackSettings(BaseSettings):
@@ -49,6 +53,7 @@ class StackSettings(BaseSettings):
     flink_managed_memory_fraction: float = Field(ge=0.0, lt=1.0)
 
     wikistream_state_dir: Path
+    wikistream_root_runtime_dir: Path
     flink_task_slots: int = Field(ge=1, le=64)
     users_count: int = Field(ge=1, le=1_000_000)
     producer_rate: float = Field(gt=0)

@@ -1,27 +1,52 @@
 #!/bin/bash
 # docker-entrypoint style start of PostgreSQL:
-#  1. first start: initdb in the data volume (owner role = POSTGRES_ADMIN_USER, scram-sha-256)
-#  2. every start, on a private server (Unix socket only, so the health check stays red):
-#     create POSTGRES_DB if missing, apply /opt/wikistream/sql/NNN_*.sql in file-name order in one
-#     transaction, set the passwords of the admin, writer and reader roles from the environment
-#  3. exec the server on TCP.
+#  1. the passwords come from /run/secrets/POSTGRES_<ROLE>_PASSWORD (files Terraform uploads, mode
+#     0400, owned by this user), or from the environment variable of the same name
+#  2. first start: initdb in the data volume (owner role = POSTGRES_ADMIN_USER)
+#  3. every start: pg_hba.conf and pg_ident.conf rewritten (no `trust` anywhere: the Unix socket
+#     admits only this container's server account, as the admin; TCP needs SCRAM), then on a private
+#     server (Unix socket only, so the health check stays red): create POSTGRES_DB if missing, apply
+#     /opt/wikistream/sql/NNN_*.sql in file-name order in one transaction, set every role's password
+#  4. exec the server on TCP, with no password left in its environment.
 set -euo pipefail
 
-: "${POSTGRES_DB:?}" "${POSTGRES_ADMIN_PASSWORD:?}" "${POSTGRES_WRITER_PASSWORD:?}" "${POSTGRES_READER_PASSWORD:?}" "${POSTGRES_SEEDER_PASSWORD:?}"
-: "${POSTGRES_ADMIN_USER:=wikistream_admin}" "${POSTGRES_PORT:=5432}"
+: "${POSTGRES_DB:?}" "${POSTGRES_ADMIN_USER:=wikistream_admin}" "${POSTGRES_PORT:=5432}"
 socket=/var/run/postgresql
 sql_dir=/opt/wikistream/sql
+roles=(ADMIN SEEDER WRITER READER)
+
+for role in "${roles[@]}"; do
+    variable="POSTGRES_${role}_PASSWORD"
+    file="/run/secrets/$variable"
+    if [ -z "${!variable:-}" ] && [ -r "$file" ]; then
+        export "$variable=$(cat "$file")"
+    fi
+    : "${!variable:?$variable is neither in /run/secrets nor in the environment}"
+done
+
+server_major="$(postgres --version | sed -E 's/.* ([0-9]+)\..*/\1/')"
+if [ -s "$PGDATA/PG_VERSION" ] && [ "$(cat "$PGDATA/PG_VERSION")" != "$server_major" ]; then
+    echo "entrypoint: the data volume holds PostgreSQL $(cat "$PGDATA/PG_VERSION") data; this image runs" \
+        "PostgreSQL $server_major. Dump it with the old image and restore it, or remove the volume (its data" \
+        "is lost) and apply again." >&2
+    exit 1
+fi
 
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
     pwfile="$(mktemp)"
     printf '%s\n' "$POSTGRES_ADMIN_PASSWORD" >"$pwfile"
     initdb -D "$PGDATA" -U "$POSTGRES_ADMIN_USER" --pwfile="$pwfile" \
-        --auth-local=trust --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+        --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >/dev/null
     rm -f "$pwfile"
-    # Other containers (and the published port) reach the server through the bridge network.
-    echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
     echo "entrypoint: initialised $PGDATA"
 fi
+
+# Other containers, and the published port, reach the server through the bridge network (samenet).
+cat >"$PGDATA/pg_hba.conf" <<HBA
+local all all peer map=server_account
+host  all all samenet scram-sha-256
+HBA
+echo "server_account $(id -un) $POSTGRES_ADMIN_USER" >"$PGDATA/pg_ident.conf"
 
 pg_ctl -D "$PGDATA" -w -s -o "-c listen_addresses='' -c unix_socket_directories=$socket -c port=$POSTGRES_PORT" start
 psql_admin() { psql -X -q -v ON_ERROR_STOP=1 -h "$socket" -p "$POSTGRES_PORT" -U "$POSTGRES_ADMIN_USER" "$@"; }
@@ -32,11 +57,6 @@ SELECT format('CREATE DATABASE %I', :'db') WHERE NOT EXISTS (SELECT FROM pg_data
 SQL
 
 {
-    # Passwords come from the environment (\getenv), never from the command line.
-    echo '\getenv admin_pw POSTGRES_ADMIN_PASSWORD'
-    echo '\getenv writer_pw POSTGRES_WRITER_PASSWORD'
-    echo '\getenv reader_pw POSTGRES_READER_PASSWORD'
-    echo '\getenv seeder_pw POSTGRES_SEEDER_PASSWORD'
     echo 'BEGIN;'
     echo "SELECT pg_advisory_xact_lock(hashtext('wikistream-schema'));"
     for file in "$sql_dir"/[0-9][0-9][0-9]_*.sql; do
@@ -44,14 +64,20 @@ SQL
         cat "$file"
         echo
     done
+    # Passwords come from the environment (\getenv), never from the command line.
+    echo '\getenv admin_pw POSTGRES_ADMIN_PASSWORD'
     echo "ALTER ROLE $POSTGRES_ADMIN_USER WITH PASSWORD :'admin_pw';"
-    echo "ALTER ROLE wikistream_writer WITH LOGIN PASSWORD :'writer_pw';"
-    echo "ALTER ROLE wikistream_reader WITH LOGIN PASSWORD :'reader_pw';"
-    echo "ALTER ROLE wikistream_seeder WITH LOGIN PASSWORD :'seeder_pw';"
+    for role in SEEDER WRITER READER; do
+        echo "\\getenv pw POSTGRES_${role}_PASSWORD"
+        echo "ALTER ROLE wikistream_${role,,} WITH LOGIN PASSWORD :'pw';"
+    done
     echo 'COMMIT;'
 } | psql_admin -d "$POSTGRES_DB"
 
 pg_ctl -D "$PGDATA" -w -s -m fast stop
+for role in "${roles[@]}"; do
+    unset "POSTGRES_${role}_PASSWORD"
+done
 echo "entrypoint: schema applied to database $POSTGRES_DB, starting the server"
 exec postgres -D "$PGDATA" \
     -c listen_addresses='*' \

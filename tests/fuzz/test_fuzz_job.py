@@ -30,14 +30,15 @@ MESSAGES = 12_000
 DEADLINE_S = 240.0
 
 
-def send(stack: RunningStack, messages: list[Message]) -> list[tuple[int, int]]:
+def send(stack: RunningStack, messages: list[Message]) -> list[tuple[int, int, int]]:
+    """(partition, offset, record time) of each message; the record time is the broker's (LogAppendTime)."""
     producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{stack.env['KAFKA_PORT']}", acks="all",
                              enable_idempotence=True, max_request_size=1_048_576)
     try:
         futures = [producer.send(stack.env["KAFKA_TOPIC"], value=m.payload, timestamp_ms=m.record_time_ms)
                    for m in messages]
         producer.flush(timeout=60)
-        return [(meta.partition, meta.offset) for meta in (future.get(timeout=60) for future in futures)]
+        return [(meta.partition, meta.offset, meta.timestamp) for meta in (future.get(timeout=60) for future in futures)]
     finally:
         producer.close()
 
@@ -61,9 +62,11 @@ def test_fuzzed_messages_never_restart_the_job_and_every_offset_is_accounted_for
     failures_before = len(rest.exceptions(job.job_id))
     corpus = Corpus(seed=20261201, tag=f"fz{uuid.uuid4().hex[:6]}", now_ms=int(time.time() * 1000))
     messages = list(corpus.messages(MESSAGES))
-    positions = send(running_stack, messages)
+    sent = send(running_stack, messages)
+    positions = [(partition, offset) for partition, offset, _ in sent]
     by_position = dict(zip(positions, messages, strict=True))
-    verdicts = {position: judge(m.payload, m.record_time_ms) for position, m in by_position.items()}
+    # The job judges "in the future" against the record time Kafka stored: the broker's clock.
+    verdicts = {(p, o): judge(m.payload, stamp) for (p, o, stamp), m in zip(sent, messages, strict=True)}
     valid = {position for position, verdict in verdicts.items() if verdict.reason is None}
     by_event_id: dict[str, set[tuple[int, int]]] = defaultdict(set)
     for position in valid:

@@ -44,8 +44,13 @@ PROBES = {
 ALLOWED = {
     SEEDER_USER: {"read users", "seed users"},
     WRITER_USER: {
-        "read users", "read clicks", "write clicks", "read rejected payloads", "write rejected events",
-        "write minute aggregates", "record health",
+        "read users",
+        "read clicks",
+        "write clicks",
+        "read rejected payloads",
+        "write rejected events",
+        "write minute aggregates",
+        "record health",
     },
     READER_USER: {"read the dashboards' views"},
 }

@@ -26,9 +26,11 @@ from stack.containers import (
     container_stack_running,
     container_status,
 )
+from stack.postgres import server_version
 from tests.terraform.conftest import destroy_and_clean
 from tests.terraform.tfdriver import TerraformRun, docker_names
 from wikistream.events import ClickEvent
+from wikistream.postgres import libpq_dsn
 from wikistream.settings import stack_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
@@ -81,23 +83,48 @@ def test_published_ports_listen_on_localhost_only(applied_stack: TerraformRun) -
 def test_schema_and_seeded_users_are_in_the_database(applied_stack: TerraformRun) -> None:
     dsn = admin_dsn(applied_stack.outputs())
     assert scalar(dsn, "SELECT count(*) FROM users") == 500
-    # The reader role logs in with its generated password and can read, not write.
+    # The reader role logs in with its generated password (SCRAM) and reads the views, nothing else.
     outputs = applied_stack.outputs()
     postgres = outputs["postgres"]
     reader = psycopg2.connect(
-        host=postgres["host"],
-        port=postgres["port"],
-        dbname=postgres["database"],
-        user=postgres["users"]["reader"],
-        password=outputs["postgres_passwords"]["reader"],
+        libpq_dsn(
+            host=postgres["host"], port=postgres["port"], dbname=postgres["database"],
+            user=postgres["users"]["reader"], password=outputs["postgres_passwords"]["reader"],
+        )
     )
     try:
         with reader.cursor() as cur:
-            cur.execute("SELECT count(*) FROM clicks")
-            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
-                cur.execute("DELETE FROM clicks")
+            cur.execute("SELECT count(*) FROM v_latest_clicks")
+        for statement in ("SELECT count(*) FROM users", "DELETE FROM clicks"):
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege), reader.cursor() as cur:
+                cur.execute(statement)
+            reader.rollback()
     finally:
         reader.close()
+
+
+def test_no_password_in_any_container_environment_and_no_trust(applied_stack: TerraformRun) -> None:
+    """Passwords reach containers as 0400 files (docker inspect shows none); pg_hba trusts no one;
+    the server is the embedded stack's (same wheel, same major)."""
+    outputs = applied_stack.outputs()
+    passwords = list(outputs["postgres_passwords"].values())
+    names = [*outputs["containers"].values(), *outputs["flink_containers"]]
+    for name in names:
+        inspected = subprocess.run(["docker", "inspect", name], capture_output=True, text=True, check=True).stdout
+        assert not [p for p in passwords if p in inspected], f"a password in docker inspect {name}"
+    postgres = outputs["containers"]["postgres"]
+    hba = subprocess.run(
+        ["docker", "exec", postgres, "sh", "-c", 'grep -v "^#" "$PGDATA/pg_hba.conf"'],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    assert "trust" not in hba and "scram-sha-256" in hba, hba
+    secrets = subprocess.run(
+        ["docker", "exec", postgres, "stat", "-c", "%a %U", "/run/secrets/POSTGRES_WRITER_PASSWORD"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()
+    assert secrets == ["400", "postgres"]
+    version = scalar(admin_dsn(outputs), "SELECT current_setting('server_version_num')::int")
+    assert version // 10000 == int(server_version().split(".")[0])
 
 
 def test_producer_clicks_arrive_in_postgres(applied_stack: TerraformRun) -> None:
