@@ -1,7 +1,7 @@
 #!/bin/bash
 # docker-entrypoint style start of PostgreSQL:
-#  1. the passwords come from /run/secrets/POSTGRES_<ROLE>_PASSWORD (files Terraform uploads, mode
-#     0400, owned by this user), or from the environment variable of the same name
+#  1. the passwords come from /run/secrets/POSTGRES_<ROLE>_PASSWORD (read-only files Terraform
+#     uploads), or from the environment variable of the same name
 #  2. first start: initdb in the data volume (owner role = POSTGRES_ADMIN_USER)
 #  3. every start: pg_hba.conf and pg_ident.conf rewritten (no `trust` anywhere: the Unix socket
 #     admits only this container's server account, as the admin; TCP needs SCRAM), then on a private

@@ -31,8 +31,6 @@ locals {
   job_start_period  = local.job_start_seconds >= 60 ? "${floor(local.job_start_seconds / 60)}m${local.job_start_seconds % 60}s" : "${local.job_start_seconds}s"
   labels            = var.stack.labels
 
-  # The image's user (build argument APP_UID), owner of the job container's secret file.
-  uid     = 9081
   secrets = { POSTGRES_WRITER_PASSWORD = var.postgres_writer_password }
 }
 
@@ -45,7 +43,6 @@ module "image" {
     "docker/flink/*", "docker/common/*", "docker/build-context.sh", "requirements.lock", "pyproject.toml",
     "flink_job/**/*.py", "wikistream/**/*.py", "config/stack.env", "jars/target/flink/*.jar",
   ]
-  build_args        = { APP_UID = tostring(local.uid) }
   required_patterns = ["jars/target/flink/*.jar"]
   required_hint     = "Resolve the jars first: make jars (python -m stack jars)."
   labels            = var.stack.labels
@@ -186,16 +183,15 @@ resource "docker_container" "job" {
     "WIKISTREAM_SECRETS_DIR=/run/secrets",
   ]
 
-  # Passwords as read-only files of the service's user, not environment variables (docker inspect
-  # shows those): the entrypoint and the Python settings read /run/secrets/<VARIABLE>.
+  # Passwords as read-only files, not environment variables (docker inspect shows those): the
+  # entrypoint and the Python settings read /run/secrets/<VARIABLE>. Root's and readable inside the
+  # container only (this provider build ignores an upload's owner, so 0400 would lock the service out).
   dynamic "upload" {
     for_each = toset(keys(local.secrets))
     content {
       file        = "/run/secrets/${upload.key}"
       content     = local.secrets[upload.key]
-      permissions = "0400"
-      owner       = local.uid
-      group       = local.uid
+      permissions = "0444"
     }
   }
 

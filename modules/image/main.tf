@@ -6,12 +6,8 @@
 # carries that hash, so `docker ps` shows which sources a container runs.
 
 locals {
-  files = sort(distinct(flatten([for pattern in var.source_patterns : tolist(fileset(var.build.repo_root, pattern))])))
-  # The build arguments are part of what an image is built from.
-  source_hash = sha1(join("", concat(
-    [for file in local.files : "${file}:${filesha1("${var.build.repo_root}/${file}")};"],
-    [jsonencode(var.build_args)],
-  )))
+  files       = sort(distinct(flatten([for pattern in var.source_patterns : tolist(fileset(var.build.repo_root, pattern))])))
+  source_hash = sha1(join("", [for file in local.files : "${file}:${filesha1("${var.build.repo_root}/${file}")};"]))
   tag         = substr(local.source_hash, 0, 12)
   context_dir = "${var.build.build_dir}/${var.image}"
   missing     = [for pattern in var.required_patterns : pattern if length(fileset(var.build.repo_root, pattern)) == 0]
@@ -57,7 +53,7 @@ resource "docker_image" "this" {
   build {
     context            = terraform_data.context.output
     dockerfile         = "Dockerfile"
-    build_args         = merge(var.build_args, { BASE_IMAGE = var.build.base_image })
+    build_args         = { BASE_IMAGE = var.build.base_image }
     label              = local.image_labels # buildx
     labels             = local.image_labels # classic builder
     use_legacy_builder = var.build.legacy_builder

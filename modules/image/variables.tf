@@ -43,9 +43,3 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
-
-variable "build_args" {
-  description = "Build arguments of the image's Dockerfile besides BASE_IMAGE, e.g. APP_UID (the user the service runs as, which owns its secret files)."
-  type        = map(string)
-  default     = {}
-}

