@@ -35,8 +35,6 @@ class PostgresHome:
     bin_dir: Path
     # The data directory's parent: root's when the server runs as 'nobody'.
     home: Path
-    # True when home lies outside the state directory (make reset must remove it too).
-    external: bool
 
     @property
     def data_dir(self) -> Path:
@@ -90,14 +88,14 @@ def _copied_binaries(bin_dir: Path, runtime_root: Path, version: str) -> Path:
 def resolve(layout: Layout, bin_dir: Path, version: str, run_as: RunAs | None, runtime_root: Path) -> PostgresHome:
     """Where this state directory's server runs from and keeps its data (see the module's docstring)."""
     if run_as is None:
-        return PostgresHome(bin_dir, layout.postgres_dir, external=False)
+        return PostgresHome(bin_dir, layout.postgres_dir)
     if not can_reach(run_as, bin_dir / "postgres"):
         bin_dir = _copied_binaries(bin_dir, runtime_root, version)
     recorded = recorded_home(layout, runtime_root)
     if recorded is not None:
-        return PostgresHome(bin_dir, recorded, external=True)
+        return PostgresHome(bin_dir, recorded)
     if can_reach(run_as, layout.root):
-        return PostgresHome(bin_dir, layout.postgres_dir, external=False)
+        return PostgresHome(bin_dir, layout.postgres_dir)
     if (layout.postgres_dir / "data" / "PG_VERSION").exists():
         raise PrerequisiteError(
             f"PostgreSQL runs as 'nobody' (the stack runs as root), which can no longer reach its data in "
@@ -107,7 +105,7 @@ def resolve(layout: Layout, bin_dir: Path, version: str, run_as: RunAs | None, r
     home = _safe_root_dir(_safe_root_dir(_safe_root_dir(runtime_root) / "clusters") / digest)
     _safe_root_dir(layout.postgres_dir)
     (layout.postgres_dir / LOCATION_FILE).write_text(f"{home}\n")
-    return PostgresHome(bin_dir, home, external=True)
+    return PostgresHome(bin_dir, home)
 
 
 def recorded_home(layout: Layout, runtime_root: Path) -> Path | None:
