@@ -10,7 +10,7 @@
 #   ENABLE_METABASE  true | false (false where Docker Hub is unreachable)
 #   TF_VARS          more terraform options, e.g. TF_VARS='-var taskmanager_count=2'
 #   WIKISTREAM_CACHE where terraform/bootstrap.sh caches Terraform, the provider and base images
-.PHONY: up down destroy tf-tools tf-base-image tf-init tf-plan tf-validate tf-fmt tf-output tf-status tf-logs tf-prune-images tf-test
+.PHONY: up down destroy tf-private-state tf-tools tf-base-image tf-init tf-plan tf-validate tf-fmt tf-output tf-status tf-logs tf-prune-images tf-test
 
 TF_DIR           ?= terraform
 WIKISTREAM_CACHE ?= $(HOME)/.cache/wikistream
@@ -27,6 +27,10 @@ EXTRA_CA_CERT    ?=
 ENABLE_METABASE  ?= true
 TF_VARS          ?=
 TF               := $(TERRAFORM) -chdir=$(TF_DIR)
+# The state holds every generated password. Terraform rewrites an existing state file in place
+# (its mode stays) but creates a new one 0666 & umask, and a umask of 077 would also make the
+# image build contexts unreadable to COPY: so the files are made 0600 before Terraform writes them.
+TF_STATE         ?= $(TF_DIR)/terraform.tfstate
 TF_APPLY_VARS     = -var 'extra_ca_cert_path=$(EXTRA_CA_CERT)' -var 'enable_metabase=$(ENABLE_METABASE)' -var 'python=$(abspath $(PY))' $(TF_VARS)
 TF_PREFIX         = $(or $(shell $(TF) output -raw name_prefix 2>/dev/null),wikistream)
 # Every container resource: `down` destroys exactly these (tests/terraform checks the list is complete).
@@ -35,25 +39,30 @@ TF_CONTAINERS    := module.producer.docker_container.producer module.flink.docke
                     module.metabase.docker_container.metabase module.kafka.docker_container.kafka \
                     module.postgres.docker_container.postgres
 
-up: $(STAMP) jars tf-base-image tf-init ## Container stack: build, start, wait until the Flink job is RUNNING (Terraform)
+up: $(STAMP) jars tf-base-image tf-init tf-private-state ## Container stack: build, start, wait until the Flink job is RUNNING (Terraform)
 	@started=$$(date +%s); \
 	$(TF) apply -auto-approve -input=false -var running=true $(TF_APPLY_VARS) && \
 	echo "" && echo "container stack up in $$(( $$(date +%s) - started )) s" && \
 	$(TF) output
 
-down: tf-init ## Container stack: remove the containers, keep volumes (data), network and images
+down: tf-init tf-private-state ## Container stack: remove the containers, keep volumes (data), network and images
 	@$(TF) destroy -auto-approve -input=false $(TF_APPLY_VARS) $(addprefix -target=,$(TF_CONTAINERS))
 	@test -z "$$(docker ps -aq --filter label=org.wikistream.project=$(TF_PREFIX))" \
 	  && echo "containers removed; data kept in: $$($(TF) output -json volumes)" \
 	  || { echo "error: containers of $(TF_PREFIX) are still there"; docker ps -a --filter label=org.wikistream.project=$(TF_PREFIX); exit 1; }
 
-destroy: tf-init ## Container stack: remove everything incl. volumes (all data); asks unless FORCE=1
+destroy: tf-init tf-private-state ## Container stack: remove everything incl. volumes (all data); asks unless FORCE=1
 	@prefix=$(TF_PREFIX); \
 	if [ "$(FORCE)" != 1 ]; then \
 	  printf 'Destroy the container stack "%s": containers, network and volumes (ALL DATA)? [y/N] ' "$$prefix"; \
 	  read answer; case "$$answer" in [yY]|[yY][eE][sS]) ;; *) echo "aborted"; exit 1 ;; esac; \
 	fi; \
 	$(TF) destroy -auto-approve -input=false $(TF_APPLY_VARS) && rm -rf "build/docker/$$prefix"
+
+tf-private-state: ## Make the Terraform state and its backup 0600 (they hold the passwords)
+	@for file in "$(TF_STATE)" "$(TF_STATE).backup"; do \
+	  (umask 077 && touch "$$file") && chmod 600 "$$file" || exit 1; \
+	done
 
 tf-tools: ## Build/cache Terraform and the Docker provider (Go module proxy), write the CLI config
 	@terraform/bootstrap.sh all >/dev/null

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 import subprocess
 import sys
 import tomllib
@@ -16,7 +17,7 @@ import pytest
 
 from stack.containers import TERRAFORM_DIR
 from tests.terraform.conftest import docker_running, unavailable
-from tests.terraform.tfdriver import MODULES_DIR, TerraformRun
+from tests.terraform.tfdriver import MODULES_DIR, TerraformRun, make_state_private
 from wikistream.settings import REPO_ROOT, stack_settings
 
 SERVICE_MODULES = ("network", "kafka", "flink", "postgres", "metabase", "producer")
@@ -99,6 +100,19 @@ def _excluded(image: str) -> list[str]:
         for line in (REPO_ROOT / "docker" / image / "requirements.exclude").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
+
+
+@pytest.mark.parametrize("existing_mode", [None, 0o644])
+def test_the_state_is_made_private_before_terraform_writes_it(tmp_path: Path, existing_mode: int | None) -> None:
+    state = tmp_path / "terraform.tfstate"
+    if existing_mode is not None:
+        state.write_text("{}")
+        state.chmod(existing_mode)
+    make_state_private(state)
+    for path in (state, tmp_path / "terraform.tfstate.backup"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    if existing_mode is not None:
+        assert state.read_text() == "{}"
 
 
 def test_lockslice_takes_the_dependency_closure_from_the_lock() -> None:

@@ -8,6 +8,7 @@ order; the last one destroys the stack itself and checks that nothing with its p
 from __future__ import annotations
 
 import json
+import stat
 import subprocess
 import time
 import urllib.request
@@ -123,6 +124,8 @@ def test_no_password_in_any_container_environment_and_no_trust(applied_stack: Te
         capture_output=True, text=True, check=True,
     ).stdout.split()
     assert secrets == ["444", "root"]
+    for state in (applied_stack.state, applied_stack.state.with_name("terraform.tfstate.backup")):
+        assert stat.S_IMODE(state.stat().st_mode) == 0o600, f"{state} holds the passwords"
     version = scalar(admin_dsn(outputs), "SELECT current_setting('server_version_num')::int")
     assert version // 10000 == int(server_version().split(".")[0])
 

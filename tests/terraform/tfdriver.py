@@ -77,10 +77,16 @@ class TerraformRun:
         # No backend change: only the data directory (providers, modules) is this run's own.
         return self._call("init", reconfigure=None, backend=None, state=None)
 
+    def make_state_private(self) -> None:
+        """The Makefile's own step before every apply and destroy, on this run's state file."""
+        make_state_private(self.state)
+
     def apply(self) -> tuple[int, str, str]:
+        self.make_state_private()
         return self._call("apply", skip_plan=True)
 
     def destroy(self) -> tuple[int, str, str]:
+        self.make_state_private()
         return self._call("destroy", force=None, auto_approve=IsFlagged)
 
     def plan_exit_code(self) -> int:
@@ -99,6 +105,14 @@ class TerraformRun:
                 else:
                     os.environ[key] = value
         return {name: item["value"] for name, item in raw.items()}
+
+
+def make_state_private(state: Path) -> None:
+    subprocess.run(
+        ["make", "-s", "-C", str(REPO_ROOT), "tf-private-state", f"TF_STATE={state}"],
+        check=True,
+        capture_output=True,
+    )
 
 
 def docker_names(kind: str, prefix: str) -> list[str]:
