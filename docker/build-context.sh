@@ -80,6 +80,9 @@ else
     : >"$tmp/extra-ca.crt"
 fi
 
+# Modes set here, not inherited: a checkout made under umask 077 (or Terraform's own umask 077)
+# would give 0600 files, which the images' non-root users could not read after COPY.
+chmod -R u=rwX,go=rX "$tmp"
 rm -rf "$out"
 mv "$tmp" "$out"
 trap - EXIT

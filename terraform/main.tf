@@ -119,7 +119,7 @@ module "metabase" {
 
   stack              = local.stack
   enabled            = var.enable_metabase
-  image              = coalesce(var.metabase_image, local.s["METABASE_IMAGE"])
+  image              = coalesce(var.metabase_image, "metabase/metabase:v${local.s["METABASE_VERSION"]}")
   keep_image_locally = var.keep_images
   host_port          = tonumber(local.s["METABASE_PORT"])
   start_after        = compact([module.postgres.container_id])

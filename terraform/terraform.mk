@@ -27,9 +27,9 @@ EXTRA_CA_CERT    ?=
 ENABLE_METABASE  ?= true
 TF_VARS          ?=
 TF               := $(TERRAFORM) -chdir=$(TF_DIR)
-# The state holds every generated password. Terraform rewrites an existing state file in place
-# (its mode stays) but creates a new one 0666 & umask, and a umask of 077 would also make the
-# image build contexts unreadable to COPY: so the files are made 0600 before Terraform writes them.
+# The state holds every generated password: apply and destroy run under umask 077, so a state it creates
+# is 0600 (docker/build-context.sh sets its own modes, so the images do not change), and
+# tf-private-state makes a state from before that 0600 too (Terraform rewrites it in place).
 TF_STATE         ?= $(TF_DIR)/terraform.tfstate
 TF_APPLY_VARS     = -var 'extra_ca_cert_path=$(EXTRA_CA_CERT)' -var 'enable_metabase=$(ENABLE_METABASE)' -var 'python=$(abspath $(PY))' $(TF_VARS)
 TF_PREFIX         = $(or $(shell $(TF) output -raw name_prefix 2>/dev/null),wikistream)
@@ -40,13 +40,13 @@ TF_CONTAINERS    := module.producer.docker_container.producer module.flink.docke
                     module.postgres.docker_container.postgres
 
 up: $(STAMP) jars tf-base-image tf-init tf-private-state ## Container stack: build, start, wait until the Flink job is RUNNING (Terraform)
-	@started=$$(date +%s); \
+	@started=$$(date +%s); umask 077; \
 	$(TF) apply -auto-approve -input=false -var running=true $(TF_APPLY_VARS) && \
 	echo "" && echo "container stack up in $$(( $$(date +%s) - started )) s" && \
 	$(TF) output
 
 down: tf-init tf-private-state ## Container stack: remove the containers, keep volumes (data), network and images
-	@$(TF) destroy -auto-approve -input=false $(TF_APPLY_VARS) $(addprefix -target=,$(TF_CONTAINERS))
+	@umask 077; $(TF) destroy -auto-approve -input=false $(TF_APPLY_VARS) $(addprefix -target=,$(TF_CONTAINERS))
 	@test -z "$$(docker ps -aq --filter label=org.wikistream.project=$(TF_PREFIX))" \
 	  && echo "containers removed; data kept in: $$($(TF) output -json volumes)" \
 	  || { echo "error: containers of $(TF_PREFIX) are still there"; docker ps -a --filter label=org.wikistream.project=$(TF_PREFIX); exit 1; }
@@ -57,11 +57,11 @@ destroy: tf-init tf-private-state ## Container stack: remove everything incl. vo
 	  printf 'Destroy the container stack "%s": containers, network and volumes (ALL DATA)? [y/N] ' "$$prefix"; \
 	  read answer; case "$$answer" in [yY]|[yY][eE][sS]) ;; *) echo "aborted"; exit 1 ;; esac; \
 	fi; \
-	$(TF) destroy -auto-approve -input=false $(TF_APPLY_VARS) && rm -rf "build/docker/$$prefix"
+	umask 077; $(TF) destroy -auto-approve -input=false $(TF_APPLY_VARS) && rm -rf "build/docker/$$prefix"
 
-tf-private-state: ## Make the Terraform state and its backup 0600 (they hold the passwords)
+tf-private-state: ## Make an existing Terraform state and its backup 0600 (they hold the passwords)
 	@for file in "$(TF_STATE)" "$(TF_STATE).backup"; do \
-	  (umask 077 && touch "$$file") && chmod 600 "$$file" || exit 1; \
+	  [ ! -e "$$file" ] || chmod 600 "$$file" || exit 1; \
 	done
 
 tf-tools: ## Build/cache Terraform and the Docker provider (Go module proxy), write the CLI config

@@ -99,13 +99,13 @@ variable "base_image" {
 }
 
 variable "metabase_image" {
-  description = "Metabase image, an exact tag; null uses METABASE_IMAGE (config/stack.env)."
+  description = "Metabase image, an exact tag; null uses metabase/metabase:v<METABASE_VERSION> (config/stack.env)."
   type        = string
   default     = null
 
   validation {
     condition     = var.metabase_image == null ? true : can(regex("^[a-z0-9./_-]+(:[A-Za-z0-9._-]+|@sha256:[0-9a-f]{64})$", var.metabase_image)) && !endswith(var.metabase_image, ":latest")
-    error_message = "metabase_image must carry an exact tag or digest (not :latest), e.g. metabase/metabase:v0.56.1."
+    error_message = "metabase_image must carry an exact tag or digest (not :latest), e.g. metabase/metabase:v0.56.4."
   }
 }
 

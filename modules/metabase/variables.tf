@@ -26,7 +26,7 @@ variable "image" {
 
   validation {
     condition     = can(regex("^[a-z0-9./_-]+(:[A-Za-z0-9._-]+|@sha256:[0-9a-f]{64})$", var.image)) && !endswith(var.image, ":latest")
-    error_message = "image must carry an exact tag or digest, e.g. metabase/metabase:v0.56.1 (not :latest)."
+    error_message = "image must carry an exact tag or digest, e.g. metabase/metabase:v0.56.4 (not :latest)."
   }
 }
 

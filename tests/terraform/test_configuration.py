@@ -75,9 +75,11 @@ def test_terraform_and_provider_versions_agree_with_stack_env() -> None:
 
 def test_image_tags_are_exact() -> None:
     pinned = versions()
-    for key in ("BASE_IMAGE", "METABASE_IMAGE"):
-        assert re.fullmatch(r"[a-z0-9./_-]+:[A-Za-z0-9._-]+", pinned[key]), key
-        assert not pinned[key].endswith((":latest", ":bookworm-slim", ":slim")), f"{key} is a moving tag"
+    assert re.fullmatch(r"[a-z0-9./_-]+:[A-Za-z0-9._-]+", pinned["BASE_IMAGE"])
+    assert not pinned["BASE_IMAGE"].endswith((":latest", ":bookworm-slim", ":slim")), "BASE_IMAGE is a moving tag"
+    # One Metabase version for the jar and the image: an exact release, never a rebuilt ".x" line.
+    assert re.fullmatch(r"0\.56\.\d+", pinned["METABASE_VERSION"]), pinned["METABASE_VERSION"]
+    assert re.fullmatch(r"[0-9a-f]{64}", pinned["METABASE_JAR_SHA256"])
 
 
 def test_down_destroys_every_container_resource() -> None:
@@ -102,17 +104,28 @@ def _excluded(image: str) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("existing_mode", [None, 0o644])
-def test_the_state_is_made_private_before_terraform_writes_it(tmp_path: Path, existing_mode: int | None) -> None:
+def test_an_existing_state_and_backup_are_made_private(tmp_path: Path) -> None:
     state = tmp_path / "terraform.tfstate"
-    if existing_mode is not None:
-        state.write_text("{}")
-        state.chmod(existing_mode)
+    for path in (state, tmp_path / "terraform.tfstate.backup"):
+        path.write_text("{}")
+        path.chmod(0o644)
     make_state_private(state)
     for path in (state, tmp_path / "terraform.tfstate.backup"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-    if existing_mode is not None:
-        assert state.read_text() == "{}"
+        assert path.read_text() == "{}"
+
+
+def test_build_contexts_are_readable_whatever_the_umask(tmp_path: Path) -> None:
+    """Terraform runs under umask 077 (its state holds passwords): the images must not change."""
+    out = tmp_path / "context"
+    subprocess.run(
+        ["bash", "-c", 'umask 077 && "$0" postgres "$1"', str(REPO_ROOT / "docker/build-context.sh"), str(out)],
+        check=True,
+        capture_output=True,
+    )
+    modes = {str(p.relative_to(out)): stat.S_IMODE(p.stat().st_mode) for p in [out, *out.rglob("*")]}
+    assert len(modes) > 5
+    assert {path: mode for path, mode in modes.items() if mode & 0o044 != 0o044} == {}
 
 
 def test_lockslice_takes_the_dependency_closure_from_the_lock() -> None:
@@ -223,7 +236,8 @@ def test_plan_covers_metabase_with_its_own_volume(plan: dict) -> None:
     assert "MB_DB_FILE=/metabase-data/metabase.db" in metabase["env"]
     assert metabase["volumes"][0]["container_path"] == "/metabase-data"
     assert "module.metabase.docker_volume.data[0]" in planned(plan, "docker_volume")
-    assert "module.metabase.docker_image.metabase[0]" in planned(plan, "docker_image")
+    image = planned(plan, "docker_image")["module.metabase.docker_image.metabase[0]"]
+    assert image["name"] == f"metabase/metabase:v{versions()['METABASE_VERSION']}"
 
 
 def test_plan_every_container_is_health_checked_and_waited_for(plan: dict) -> None:

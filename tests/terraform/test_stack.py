@@ -28,6 +28,7 @@ from stack.containers import (
     container_status,
 )
 from stack.postgres import server_version
+from tests.flink_rest_probe import assert_jar_upload_refused, probe_rest
 from tests.terraform.conftest import destroy_and_clean
 from tests.terraform.tfdriver import TerraformRun, docker_names
 from wikistream.events import ClickEvent
@@ -124,10 +125,30 @@ def test_no_password_in_any_container_environment_and_no_trust(applied_stack: Te
         capture_output=True, text=True, check=True,
     ).stdout.split()
     assert secrets == ["444", "root"]
-    for state in (applied_stack.state, applied_stack.state.with_name("terraform.tfstate.backup")):
+    backup = applied_stack.state.with_name("terraform.tfstate.backup")
+    for state in [applied_stack.state, *([backup] if backup.exists() else [])]:
         assert stat.S_IMODE(state.stat().st_mode) == 0o600, f"{state} holds the passwords"
     version = scalar(admin_dsn(outputs), "SELECT current_setting('server_version_num')::int")
     assert version // 10000 == int(server_version().split(".")[0])
+
+
+def _docker_logs(name: str) -> str:
+    return subprocess.run(
+        ["docker", "logs", name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=True
+    ).stdout
+
+
+def test_no_password_in_flink_rest_or_container_logs_and_no_jar_upload(applied_stack: TerraformRun) -> None:
+    outputs = applied_stack.outputs()
+    names = [*outputs["containers"].values(), *outputs["flink_containers"]]
+    logs = [
+        (f"docker logs {name}", _docker_logs(name))
+        for name in names
+    ]
+    probe = probe_rest(outputs["flink_ui_url"], outputs["flink_job_name"], outputs["postgres_passwords"], logs)
+    assert probe.leaks == []
+    assert probe.answered >= probe.paths * 0.8, f"only {probe.answered} of {probe.paths} endpoints answered"
+    assert_jar_upload_refused(outputs["flink_ui_url"])
 
 
 def test_producer_clicks_arrive_in_postgres(applied_stack: TerraformRun) -> None:
@@ -160,16 +181,21 @@ def test_events_sent_to_the_published_kafka_port_reach_postgres(applied_stack: T
     ]
     producer = KafkaProducer(bootstrap_servers=outputs["kafka_bootstrap_servers"], acks="all")
     try:
-        for event in events:
+        sent = [
             producer.send(
                 outputs["kafka_topic"],
                 key=event.user_id.encode(),
                 value=event.to_json(),
                 timestamp_ms=event.event_time_ms,
             )
+            for event in events
+        ]
         producer.flush(timeout=30)
+        stamps = [future.get(timeout=30).timestamp for future in sent]
     finally:
         producer.close()
+    # LogAppendTime: the broker's clock stamps each record, not the sender's 5 s old event time.
+    assert min(stamps) >= now_ms, (stamps, now_ms)
     dsn = admin_dsn(outputs)
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline:

@@ -77,17 +77,20 @@ class TerraformRun:
         # No backend change: only the data directory (providers, modules) is this run's own.
         return self._call("init", reconfigure=None, backend=None, state=None)
 
-    def make_state_private(self) -> None:
-        """The Makefile's own step before every apply and destroy, on this run's state file."""
+    def _write_state(self, method: str, **kwargs: Any) -> tuple[int, str, str]:
+        """Like `make up`/`make down`: an existing state made 0600, Terraform run under umask 077."""
         make_state_private(self.state)
+        previous = os.umask(0o077)
+        try:
+            return self._call(method, **kwargs)
+        finally:
+            os.umask(previous)
 
     def apply(self) -> tuple[int, str, str]:
-        self.make_state_private()
-        return self._call("apply", skip_plan=True)
+        return self._write_state("apply", skip_plan=True)
 
     def destroy(self) -> tuple[int, str, str]:
-        self.make_state_private()
-        return self._call("destroy", force=None, auto_approve=IsFlagged)
+        return self._write_state("destroy", force=None, auto_approve=IsFlagged)
 
     def plan_exit_code(self) -> int:
         """0: no changes, 2: changes, 1: error (terraform plan -detailed-exitcode)."""
