@@ -10,7 +10,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install jars run stop reset status count-rows test test-fast bench bench-profile chaos lock
+.PHONY: help install jars run metabase stop reset status count-rows test test-fast bench bench-profile chaos lock
 
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,6 +31,9 @@ jars: $(STAMP) ## Resolve connector, driver and Kafka jars from Maven Central
 
 run: $(STAMP) ## Start the embedded stack (Kafka, Flink, PostgreSQL, job, producer)
 	@$(PY) -m stack run
+
+metabase: $(STAMP) ## Metabase on the embedded stack (pinned jar, Java 21+; METABASE_JAVA_HOME), dashboards applied
+	@$(PY) -m stack metabase
 
 stop: $(STAMP) ## Stop every process the stack started, keep data
 	@$(PY) -m stack stop

@@ -11,7 +11,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from dashboards.definitions import CardDefinition, DefinitionFile, Layout
+from dashboards.definitions import CardDefinition, DefinitionFile, Layout, canonical_visualization_settings
 from dashboards.managed_items import ManagedItem, find_collection, find_managed, managed_items
 from dashboards.managed_keys import with_key
 from dashboards.metabase_client import Json, MetabaseClient
@@ -130,7 +130,8 @@ def _card_field_equal(name: str, current: Any, desired: Any) -> bool:
     if name == "dataset_query":
         return _query_identity(current or {}) == _query_identity(desired)
     if name == "visualization_settings":
-        return (current or {}) == desired
+        # Metabase normalises settings when it saves them; the definition holds them normalised already.
+        return canonical_visualization_settings(current or {}) == desired
     return current == desired
 
 
@@ -182,26 +183,36 @@ def _placed_cards(dashboard: Json) -> list[tuple[int, int, int, int, int]]:
 
 def _dashcards_update(current: Json, desired_layout: dict[int, Layout]) -> Json:
     """The full dashcards list for PUT /api/dashboard/:id: existing dashcards keep their ids (and
-    whatever was set on them in the UI), new ones get negative ids, the rest are dropped."""
+    whatever was set on them in the UI), new ones get negative ids, the rest are dropped.
+
+    Tabs are not managed here but kept as they are (someone may have added them in the UI), and a
+    dashboard with tabs takes no dashcard without a tab: new dashcards go on the first tab, and so
+    does an existing one without a tab (placed before the tabs were added)."""
     existing_by_card: dict[int, Json] = {}
     for dashcard in current.get("dashcards", []):
         if dashcard.get("card_id") is not None:
             existing_by_card.setdefault(dashcard["card_id"], dashcard)
     tabs = [{"id": tab["id"], "name": tab["name"]} for tab in current.get("tabs") or []]
     new_ids = itertools.count(-1, -1)
+
+    def on_a_tab(dashcard: Json) -> Json:
+        if not tabs or dashcard.get("dashboard_tab_id") is not None:
+            return dashcard
+        return dashcard | {"dashboard_tab_id": tabs[0]["id"]}
+
     dashcards = []
     for card_id, layout in desired_layout.items():
         base = existing_by_card.get(card_id) or {
             "id": next(new_ids),
             "card_id": card_id,
-            "dashboard_tab_id": tabs[0]["id"] if tabs else None,
+            "dashboard_tab_id": None,
             "parameter_mappings": [],
             "series": [],
             "visualization_settings": {},
         }
-        dashcards.append(_kept_fields(base) | layout.model_dump())
+        dashcards.append(on_a_tab(_kept_fields(base) | layout.model_dump()))
     # Text and heading cards (no card_id) are not managed from the repository: leave them as they are.
-    dashcards += [_kept_fields(dc) for dc in current.get("dashcards", []) if dc.get("card_id") is None]
+    dashcards += [on_a_tab(_kept_fields(dc)) for dc in current.get("dashcards", []) if dc.get("card_id") is None]
     return {"dashcards": dashcards, "tabs": tabs}
 
 

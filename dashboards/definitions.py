@@ -3,11 +3,14 @@ visualization settings and grid layout, in one YAML file per dashboard.
 
 `dump_definitions` is the only writer of these files, and it is canonical (fixed key order, cards
 in layout order, settings keys sorted, SQL as literal blocks), so exporting an unchanged dashboard
-reproduces the committed file byte for byte.
+reproduces the committed file byte for byte. Visualization settings are held in one canonical form
+(`canonical_visualization_settings`), so a file and Metabase's copy, which Metabase normalises when
+it saves, compare equal whichever way a setting was written.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +66,11 @@ class CardDefinition(BaseModel):
     def _canonical_sql(cls, sql: str) -> str:
         return canonical_text(sql)
 
+    @field_validator("visualization_settings")
+    @classmethod
+    def _canonical_settings(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        return canonical_visualization_settings(settings)
+
     @field_validator("description")
     @classmethod
     def _canonical_description(cls, description: str) -> str:
@@ -104,6 +112,37 @@ def canonical_text(text: str) -> str:
     """Text as the YAML file can hold it as a literal block: no tabs, no trailing spaces, one final newline."""
     lines = [line.rstrip() for line in text.expandtabs(4).strip("\n").splitlines()]
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def canonical_visualization_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings in one form, whichever way they were written: a setting that is null is not set, and
+    `column_settings` is keyed by compact JSON column references (as Metabase re-encodes them when it
+    saves), a result column as ["name","<column>"], the form the v0.56 UI writes for native questions
+    (older saves have ["ref",["field","<column>",{...}]]). Keys that are not JSON are left alone."""
+    canonical = _without_nulls(settings)
+    column_settings = canonical.get("column_settings")
+    if isinstance(column_settings, dict):
+        canonical["column_settings"] = {_column_key(key): value for key, value in column_settings.items()}
+    return canonical
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
+
+
+def _column_key(key: str) -> str:
+    try:
+        reference = json.loads(key)
+    except ValueError:
+        return key
+    match reference:
+        case ["ref", ["field", str(column), *_]]:
+            reference = ["name", column]
+    return json.dumps(reference, separators=(",", ":"), ensure_ascii=False)
 
 
 def load_definitions(path: Path) -> DefinitionFile:

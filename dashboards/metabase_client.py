@@ -58,23 +58,26 @@ class MetabaseClient:
         self._http.headers[SESSION_HEADER] = session_id
 
     # --- health, setup, session --------------------------------------------------------------------
-    def wait_until_healthy(self, timeout: float) -> None:
-        """Metabase answers 503 while it migrates its application database; a first start takes minutes."""
+    def wait_until_healthy(self, timeout: float, poll_interval: float = 2.0) -> None:
+        """Metabase answers 503 {"status": "initializing", "progress": ...} while it migrates its application
+        database (a first start takes minutes), and refuses connections before that: poll until it says
+        "ok", and give up once `timeout` seconds have passed."""
         deadline = time.monotonic() + timeout
         last = "no answer"
         while True:
+            # An answer that hangs must not carry the wait past its deadline.
+            request_timeout = min(self.timeout, max(deadline - time.monotonic(), 0.5))
             try:
-                status = self._call("GET", "/api/health")
-                if isinstance(status, dict) and status.get("status") == "ok":
+                response = self._http.get(self.base_url + "/api/health", timeout=request_timeout)
+                if response.status_code == 200 and _json_or_none(response) == {"status": "ok"}:
                     return
-                last = str(status)
+                last = _health_state(response)
             except (requests.ConnectionError, requests.Timeout) as error:
                 last = type(error).__name__
-            except MetabaseError as error:
-                last = str(error)
-            if time.monotonic() >= deadline:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 raise MetabaseUnreachable(f"Metabase at {self.base_url} is not healthy after {timeout:.0f} s ({last})")
-            time.sleep(2)
+            time.sleep(min(poll_interval, remaining))
 
     def session_properties(self) -> Json:
         """Public settings; before first-run setup they include `setup-token`."""
@@ -138,14 +141,35 @@ class MetabaseClient:
 
 
 def _error_detail(response: requests.Response) -> str:
-    # Metabase answers errors as JSON ({"errors": {...}} or {"message": ...}) or as plain text.
-    try:
-        body = response.json()
-    except ValueError:
+    # Metabase answers errors as JSON or as plain text. A failed connection test is {"message": what went
+    # wrong, "errors": {field: what to check}}, a schema violation {"errors": {field: message}}: both parts
+    # are shown, the message first.
+    body = _json_or_none(response)
+    if body is None:
         return response.text.strip()[:500] or response.reason
-    if isinstance(body, dict):
-        if body.get("errors"):
-            return "; ".join(f"{field}: {message}" for field, message in body["errors"].items())
-        if body.get("message"):
-            return str(body["message"])
+    if isinstance(body, dict) and (body.get("message") or body.get("errors")):
+        errors = body.get("errors")
+        fields = (
+            "; ".join(f"{field}: {message}" for field, message in errors.items())
+            if isinstance(errors, dict)
+            else str(errors or "")
+        )
+        message = str(body.get("message") or "")
+        return f"{message} ({fields})" if message and fields else message or fields
     return str(body)[:500]
+
+
+def _health_state(response: requests.Response) -> str:
+    body = _json_or_none(response)
+    if isinstance(body, dict) and body.get("status") == "initializing":
+        progress = body.get("progress")
+        done = f", {progress:.0%} done" if isinstance(progress, (int, float)) else ""
+        return f"HTTP {response.status_code}: still initializing{done}"
+    return f"HTTP {response.status_code}: {_error_detail(response) if response.status_code >= 400 else body}"
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None

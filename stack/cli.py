@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from dashboards.admin_session import ADMIN_FILE_NAME
 from stack.containers import container_count_rows, container_health, container_stack_running, container_status
 from stack.embedded import EmbeddedStack, ServiceStatus
 from stack.jars import resolve_jars
@@ -43,6 +44,22 @@ def run(wait_rows_timeout: float = typer.Option(180.0, help="Seconds to wait for
         f"  PostgreSQL: 127.0.0.1:{settings.postgres_port}/{settings.postgres_db} (credentials in {stack.layout.secrets_file})\n"
         f"  Logs:       {stack.layout.log_dir}\n"
         "Next: make count-rows | make status | make stop | make reset"
+    )
+
+
+@app.command()
+def metabase() -> None:
+    """Metabase on the embedded stack: the pinned jar (downloaded once, checked), Java 21+, dashboards applied."""
+    stack = _stack()
+    try:
+        url = stack.start_metabase()
+    except PrerequisiteError as error:
+        _fail(error)
+    typer.echo(
+        f"\nMetabase is running: {url}\n"
+        f"  admin login: {stack.layout.root / ADMIN_FILE_NAME}\n"
+        f"  log:         {stack.metabase_process.log_file}\n"
+        "It stops with 'make stop' and comes back with 'make run'; 'make reset' removes it."
     )
 
 

@@ -30,10 +30,10 @@ from stack.preflight import PrerequisiteError
 from stack.row_counts import count_rows
 from wikistream.flink_rest import FlinkRest
 from wikistream.health import HealthThresholds, PipelineHealth, observe, recent_resubmissions
-from wikistream.settings import REPO_ROOT, stack_settings
+from wikistream.settings import REPO_ROOT, cache_dir, stack_settings
 
 TERRAFORM_DIR = REPO_ROOT / "terraform"
-CACHE_DIR = Path(os.environ.get("WIKISTREAM_CACHE", Path.home() / ".cache" / "wikistream"))
+CACHE_DIR = cache_dir()
 
 
 def terraform_binary() -> str:

@@ -43,16 +43,23 @@ def stored_password(path: Path, key: str) -> str | None:
     return os.environ.get(key) or _read_env_file(path).get(key) or None
 
 
-def load_or_create(path: Path) -> Credentials:
+def load_or_create_secrets(path: Path, keys: tuple[str, ...]) -> dict[str, str]:
+    """The secrets named by keys: an environment variable, else the file, else generated into the file.
+
+    Keys of the file that are not asked for are kept, so each component can keep its own there.
+    """
     stored = _read_env_file(path)
-    missing = [key for key in _KEYS if key not in stored]
+    missing = [key for key in keys if key not in stored]
     if missing:
         for key in missing:
             stored[key] = secrets.token_urlsafe(24)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
-            handle.writelines(f"{key}={stored[key]}\n" for key in _KEYS)
-    values = [os.environ.get(key) or stored[key] for key in _KEYS]
-    return Credentials(*values)
+            handle.writelines(f"{key}={value}\n" for key, value in stored.items())
+    return {key: os.environ.get(key) or stored[key] for key in keys}
 
+
+def load_or_create(path: Path) -> Credentials:
+    values = load_or_create_secrets(path, _KEYS)
+    return Credentials(*(values[key] for key in _KEYS))

@@ -16,16 +16,17 @@ from stack.flink import FlinkCluster, FlinkMemory
 from stack.jars import resolve_jars
 from stack.kafka import EmbeddedKafka
 from stack.layout import Layout
+from stack.metabase import Metabase, MetabaseLaunch, MetabaseRelease, find_java
 from stack.postgres import EmbeddedPostgres
 from stack.preflight import PrerequisiteError, check_java, check_ports_free, check_python
 from stack.process import ManagedProcess, RunAs
 from stack.row_counts import count_rows
-from stack.supervision import PROGRAMS, RUNNING_STATES, Program, Supervisor
+from stack.supervision import METABASE, PROGRAMS, RUNNING_STATES, Program, Supervisor
 from wikistream.flink_rest import FlinkRest, FlinkRestError
 from wikistream.health import HealthThresholds, PipelineHealth, observe
 from wikistream.job_keeper import KeeperLog
 from wikistream.postgres import ADMIN_USER, SEEDER_USER, WRITER_USER, libpq_dsn
-from wikistream.settings import REPO_ROOT, StackSettings
+from wikistream.settings import REPO_ROOT, StackSettings, cache_dir
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ class EmbeddedStack:
         self.supervisor = Supervisor(self.layout)
         self.producer = ManagedProcess("producer", self.layout.run_dir, self.layout.log_dir)
         self.keeper = ManagedProcess("job-keeper", self.layout.run_dir, self.layout.log_dir)
+        self.metabase = Metabase(self.layout, settings)
+        self.metabase_process = ManagedProcess(METABASE.name, self.layout.run_dir, self.layout.log_dir)
         self.keeper_log_file = self.layout.run_dir / "job-keeper.json"
         self.producer_journal = self.layout.root / "producer" / "journal.json"
 
@@ -105,6 +108,10 @@ class EmbeddedStack:
             "producer": self.producer,
         }
         return {program.name: by_name[program.name] for program in PROGRAMS}
+
+    def all_processes(self) -> dict[str, ManagedProcess]:
+        """The pipeline's services and Metabase, which is not part of the pipeline."""
+        return self.processes() | {METABASE.name: self.metabase_process}
 
     # --- environment handed to the producer and the job ------------------------------------
     def _postgres_env(self, user: str, password: str) -> dict[str, str]:
@@ -170,6 +177,8 @@ class EmbeddedStack:
             return Launch(self.flink.command(name.removeprefix("flink-")), self.flink.env())
         if name == "job-keeper":
             return Launch([sys.executable, "-m", "stack.keeper"], self._component_env())
+        if name == METABASE.name:
+            return Launch(self.metabase.command(), self.metabase.env(dict(os.environ)))
         if name == "producer":
             # With a journal: a producer killed mid-run resumes the same run, losing and repeating nothing.
             command = [sys.executable, "-m", "producer", "run", "--rate", str(self.settings.producer_rate),
@@ -209,7 +218,7 @@ class EmbeddedStack:
         """Services alive without their supervisor (it was killed): stop them, so it can start them again."""
         if self.supervisor.is_running():
             return
-        orphans = [name for name, process in self.processes().items() if process.is_running()]
+        orphans = [name for name, process in self.all_processes().items() if process.is_running()]
         if orphans:
             echo(f"      the supervisor was not running but {', '.join(orphans)} were: restarting them supervised")
             self.stop(echo=lambda line: echo(f"      {line}"))
@@ -250,6 +259,60 @@ class EmbeddedStack:
             echo(f"      producer {'started' if started else 'already running'} (pid {self.producer.pid()})")
         with progress.step("Waiting for rows to arrive in PostgreSQL"):
             echo(f"      clicks: {self._wait_for_rows(wait_rows_timeout)} rows and growing")
+        if MetabaseLaunch.load(self.layout) is not None:
+            # Set up by an earlier `make metabase`: back with the stack, without waiting for it.
+            self.supervisor.ensure_program(METABASE.name)
+            self.supervisor.start_program(METABASE.name)
+            echo(f"Metabase starting at {self.metabase.url} (log: {self.metabase_process.log_file})")
+
+    def start_metabase(self, echo: Callable[[str], None] = print, health_timeout: float = 600.0) -> str:
+        """`make metabase`: the checked jar, Java 21+, its database, supervised, dashboards applied; its URL."""
+        progress = Progress(5, echo)
+        running = self.metabase_process.is_running()
+        with progress.step("Checking Java 21+ and the Metabase port"):
+            java = find_java()
+            if not running:
+                check_ports_free({"metabase_port": self.settings.metabase_port})
+            echo(f"      {java}")
+        release = MetabaseRelease.of(self.settings)
+        with progress.step(f"Metabase {release.version}: the jar, downloaded once and checked (SHA-256)"):
+            jar = release.download(cache_dir())
+            echo(f"      {jar}")
+        with progress.step("Its application database in the embedded PostgreSQL"):
+            if not (self.supervisor.is_running() and self.processes()["postgres"].is_running()):
+                raise PrerequisiteError("the embedded stack is not running: start it with 'make run' first")
+            self.metabase.ensure_app_database(self.postgres)
+            MetabaseLaunch(java, str(jar)).save(self.layout)
+        with progress.step("Starting Metabase under the supervisor (its first start takes a few minutes)"):
+            self.supervisor.ensure_program(METABASE.name)
+            self.supervisor.start_program(METABASE.name)
+
+            def starting() -> bool:
+                # Metabase does not exit while it initialises: the first exit ends the wait (supervisord's
+                # 100 retries would make a broken setup wait the whole timeout).
+                return self.supervisor.state(METABASE.name) in ("STARTING", "RUNNING")
+
+            try:
+                self.metabase.wait_healthy(health_timeout, starting, progress.echo)
+            except PrerequisiteError as error:
+                self.supervisor.stop_program(METABASE.name)
+                raise PrerequisiteError(f"{error} (log: {self.metabase_process.log_file})") from error
+        with progress.step("Applying the dashboards (dashboards/definitions)"):
+            self._apply_dashboards()
+        return self.metabase.url
+
+    def _apply_dashboards(self) -> None:
+        env = self._component_env() | {
+            "METABASE_URL": self.metabase.url,
+            "METABASE_DB_HOST": "127.0.0.1",
+            "METABASE_DB_PORT": str(self.settings.postgres_port),
+            "POSTGRES_READER_PASSWORD": self.credentials.reader_password,
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "dashboards", "apply"], env=env, cwd=REPO_ROOT, capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            raise PrerequisiteError(f"applying the dashboards failed: {(result.stderr or result.stdout).strip()}")
 
     @staticmethod
     def _wait_pid(process: ManagedProcess, alive: Callable[[], bool], timeout: float = 30.0) -> None:
@@ -330,8 +393,8 @@ class EmbeddedStack:
                 echo(f"job {job.job_id}: {error}; it resumes from its last checkpoint")
 
     def stop(self, echo: Callable[[str], None] = print) -> None:
-        """Stop every service (first the producer and the keeper, then the job with a savepoint), by pid."""
-        processes = self.processes()
+        """Stop every service (first Metabase, the producer and the keeper, then the job with a savepoint), by pid."""
+        processes = self.all_processes()
         supervised = self.supervisor.is_running()
         def stop_one(program: Program) -> None:
             stopped = supervised and self.supervisor.stop_program(program.name)
@@ -340,6 +403,7 @@ class EmbeddedStack:
                 echo(f"{program.name} stopped")
 
         programs = {program.name: program for program in PROGRAMS}
+        stop_one(METABASE)
         for name in ("producer", "job-keeper"):
             stop_one(programs[name])
         self._savepoint(echo)
@@ -363,6 +427,10 @@ class EmbeddedStack:
         services = [ServiceStatus("supervisor", self.supervisor.process.pid(), None)]
         for name, process in self.processes().items():
             services.append(ServiceStatus(name, process.pid(), states.get(name), details.get(name, "")))
+        if self.metabase_process.is_running() or MetabaseLaunch.load(self.layout) is not None:
+            services.append(
+                ServiceStatus(METABASE.name, self.metabase_process.pid(), states.get(METABASE.name), self.metabase.url)
+            )
         return services
 
     def started(self) -> bool:
@@ -372,7 +440,8 @@ class EmbeddedStack:
     def health(self, services: list[ServiceStatus]) -> PipelineHealth:
         """The pipeline's health; a service that is down, or restarting (supervisord has not yet seen it
         stay up for its startsecs), counts against it, as does a missing supervisor."""
-        down = [s.name for s in services if s.pid is None or s.supervised not in (None, "RUNNING")]
+        pipeline = [s for s in services if s.name != METABASE.name]
+        down = [s.name for s in pipeline if s.pid is None or s.supervised not in (None, "RUNNING")]
         # Never generated here: a password made up now would not be the server's.
         dsn = self.writer_dsn(stored_password(self.layout.secrets_file, "POSTGRES_WRITER_PASSWORD") or "", 3)
         resubmitted = KeeperLog.load(self.keeper_log_file).resubmissions_since(time.time() - 600)

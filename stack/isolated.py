@@ -21,5 +21,6 @@ def isolated_stack(purpose: str, parent: Path | None = None) -> EmbeddedStack:
         flink_rest_port=free_port(),
         flink_rpc_port=free_port(),
         postgres_port=free_port(),
+        metabase_port=free_port(),
     )
     return EmbeddedStack(settings)

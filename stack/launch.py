@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
     name = argv[1]
     stack = EmbeddedStack(stack_settings())
     try:
-        process = stack.processes()[name]
+        process = stack.all_processes()[name]
         launch = stack.launch(name)
     except (KeyError, PrerequisiteError) as error:
         print(f"error: cannot start {name}: {error}", file=sys.stderr, flush=True)

@@ -11,10 +11,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg2
@@ -54,10 +56,10 @@ def postgres_server() -> Iterator[EmbeddedPostgres]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture()
-def postgres_dsn(postgres_server: EmbeddedPostgres) -> Iterator[str]:
-    """A libpq DSN of a fresh database with sql/ applied, dropped after the test."""
-    name = f"test_{uuid.uuid4().hex[:12]}"
+@contextmanager
+def schema_database(postgres_server: EmbeddedPostgres, prefix: str) -> Iterator[tuple[str, str]]:
+    """(name, admin DSN) of a fresh database of postgres_server with sql/ applied; dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = postgres_server.admin_connect("postgres")
     admin.autocommit = True
     with admin.cursor() as cur:
@@ -68,11 +70,18 @@ def postgres_dsn(postgres_server: EmbeddedPostgres) -> Iterator[str]:
     )
     apply_schema_files(psycopg2.connect(dsn), postgres_server.credentials)
     try:
-        yield dsn
+        yield name, dsn
     finally:
         with admin.cursor() as cur:
             cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         admin.close()
+
+
+@pytest.fixture()
+def postgres_dsn(postgres_server: EmbeddedPostgres) -> Iterator[str]:
+    """A libpq DSN of a fresh database with sql/ applied, dropped after the test."""
+    with schema_database(postgres_server, "test") as (_, dsn):
+        yield dsn
 
 
 @pytest.fixture(scope="session")
@@ -160,6 +169,7 @@ def isolated_stack_env(state_dir: Path) -> dict[str, str]:
             "FLINK_REST_PORT": str(free_port()),
             "FLINK_RPC_PORT": str(free_port()),
             "POSTGRES_PORT": str(free_port()),
+            "METABASE_PORT": str(free_port()),
             "POSTGRES_DB": "wikistream",
             "KAFKA_TOPIC": "clicks",
             # Low, so the test's own events are not drowned in background traffic.
@@ -192,6 +202,24 @@ def isolated_stack(prefix: str) -> Iterator[RunningStack]:
         stack.cli("reset")
         shutil.rmtree(private, ignore_errors=True)
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[type[BaseHTTPRequestHandler]], str]]:
+    """Starts a handler class on 127.0.0.1 (a free port) in a thread; returns its base URL."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(handler: type[BaseHTTPRequestHandler]) -> str:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True  # a handler still sleeping must not hold up the teardown
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="session")

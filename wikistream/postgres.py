@@ -14,6 +14,10 @@ ADMIN_USER = "wikistream_admin"
 SEEDER_USER = "wikistream_seeder"
 WRITER_USER = "wikistream_writer"
 READER_USER = "wikistream_reader"
+# Metabase's application database on the embedded stack: its own database, owned by its own role,
+# which cannot connect to the analytics database (stack/metabase.py).
+METABASE_APP_USER = "wikistream_metabase"
+METABASE_APP_DB = "wikistream_metabase"
 
 REQUIRE_AUTH = "scram-sha-256"
 

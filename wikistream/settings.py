@@ -20,6 +20,11 @@ STACK_ENV = REPO_ROOT / "config" / "stack.env"
 SECRETS_DIR = os.environ.get("WIKISTREAM_SECRETS_DIR") or None
 
 
+def cache_dir() -> Path:
+    """Downloads kept across state directories and clones: WIKISTREAM_CACHE, default ~/.cache/wikistream."""
+    return Path(os.environ.get("WIKISTREAM_CACHE") or Path.home() / ".cache" / "wikistream")
+
+
 class StackSettings(BaseSettings):
     """Versions, names and ports of the stack (config/stack.env)."""
 
@@ -33,6 +38,9 @@ class StackSettings(BaseSettings):
     kafka_version: str
     log4j_version: str
     maven_version: str
+    metabase_version: str = Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+(\.[0-9]+)?$")
+    metabase_jar_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    metabase_download_url: str = Field(pattern=r"^https?://")
 
     kafka_topic: str = Field(pattern=r"^[A-Za-z0-9._-]{1,249}$")
     kafka_topic_partitions: int = Field(ge=1, le=64)
@@ -51,6 +59,7 @@ class StackSettings(BaseSettings):
     flink_jobmanager_memory: str = Field(pattern=r"^[0-9]+[mg]$")
     flink_taskmanager_memory: str = Field(pattern=r"^[0-9]+[mg]$")
     flink_managed_memory_fraction: float = Field(ge=0.0, lt=1.0)
+    metabase_heap: str = Field(pattern=r"^[0-9]+[mg]$")
 
     wikistream_state_dir: Path
     wikistream_root_runtime_dir: Path

@@ -1,4 +1,5 @@
-"""Fixtures for the dashboard tests: a stand-in Metabase, and a real PostgreSQL with a few known rows."""
+"""Fixtures for the dashboard tests: a stand-in Metabase, and a real PostgreSQL: one that Metabase is
+told to reach (it logs in when a database is registered), and one with a few known rows."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from psycopg2.extensions import parse_dsn
 from dashboards.definitions import DEFAULT_DEFINITIONS, DefinitionFile, load_definitions
 from dashboards.reader_connection import ReaderConnection
 from stack.postgres import EmbeddedPostgres
+from tests.conftest import schema_database
 from tests.dashboards.metabase_standin import MetabaseStandIn
 from tests.dashboards.operator import Operator
 
@@ -28,9 +30,18 @@ def definitions() -> DefinitionFile:
     return load_definitions(DEFAULT_DEFINITIONS)
 
 
+@pytest.fixture(scope="session")
+def metabase_side_reader(postgres_server: EmbeddedPostgres) -> Iterator[ReaderConnection]:
+    """The read-only role's login to a database of the session's PostgreSQL, as Metabase is told to
+    reach it. The stand-in only logs in, so one database (schema and role passwords applied) serves
+    every test."""
+    with schema_database(postgres_server, "metabase") as (name, _):
+        yield ReaderConnection("127.0.0.1", postgres_server.port, name, postgres_server.credentials.reader_password)
+
+
 @pytest.fixture()
-def operator(metabase: MetabaseStandIn, tmp_path: Path) -> Operator:
-    return Operator(metabase, tmp_path / "state")
+def operator(metabase: MetabaseStandIn, tmp_path: Path, request: pytest.FixtureRequest) -> Operator:
+    return Operator(metabase, tmp_path / "state", lambda: request.getfixturevalue("metabase_side_reader"))
 
 
 # --- a real PostgreSQL with known rows ------------------------------------------------------------------

@@ -1,17 +1,36 @@
-"""A stand-in for Metabase's REST API (v0.56, as documented), for the endpoints dashboards/ calls.
+"""A stand-in for Metabase's REST API (v0.56), for the endpoints dashboards/ calls.
 
-Real HTTP on 127.0.0.1 (threaded http.server, a free port), state in memory. It holds the client
-to the documented contract where a client could go wrong:
+Real HTTP (threaded http.server; 127.0.0.1 and a free port unless told otherwise), state in memory.
+It holds the client to Metabase's contract where a client could go wrong:
 
 - the X-Metabase-Session header: 401 "Unauthenticated" without a valid one;
+- start-up: optionally "initialising" for some requests or seconds, as Metabase is while it migrates
+  its application database: GET /api/health answers 503 {"status": "initializing", "progress": p},
+  every other /api/ route 503 "Metabase is still initializing. Please sit tight...";
 - first-run setup: 400 on a wrong token or an invalid body, 403 once a user exists;
 - ids are assigned here, never taken from the request (a negative dashcard id means "new");
 - request bodies are checked against the endpoint schemas: 400 {"errors": {field: message}};
-- PUT /api/dashboard/:id replaces the dashcards list (left out = removed);
+- registering a database (POST /api/database) or changing its details (PUT /api/database/:id, the
+  details merged over the stored ones, the redacted password meaning "unchanged") really connects:
+  TCP to details.host:details.port, then a PostgreSQL login with psycopg2; a failure answers 400
+  {"message": ..., "errors": {field: hint}} with the messages of Metabase's PostgreSQL driver
+  (errors only where it names a field: a refused connection names host and port);
+- PUT /api/dashboard/:id replaces the dashcards list (left out = removed) and the tabs (left out =
+  deleted, with their dashcards; an id it does not have makes a new tab); on a dashboard that has
+  tabs, every dashcard needs a dashboard_tab_id (400: v0.56 checks the tabs the dashboard has, and
+  does not yet fill in a single tab), and a tab id must name one of the dashboard's tabs after the
+  update (500, a foreign-key violation in Metabase); nothing changes when a check fails;
+- a dashcard with a positive id the dashboard does not have is refused (400). Stricter than
+  Metabase, whose code inserts such a dashcard under a new id: a client must use negative ids for
+  new dashcards and rely on neither;
+- visualization_settings (of cards and dashcards) are normalised when saved: column_settings keys
+  re-encoded as compact JSON, a reference to a result column by name (["ref", ["field", "clicks",
+  {...}]]) rewritten to ["name","clicks"], the key form v0.56 writes for native questions, and
+  null-valued settings dropped; GET answers show the normalised form;
 - GET answers carry the extra fields Metabase adds (entity_id, timestamps, normalised queries,
   the database password redacted), so the client is not tested against an echo of itself.
 
-Every request is recorded, so tests can count the write calls.
+Every request is recorded with the status it got, so tests can count the write calls.
 """
 
 from __future__ import annotations
@@ -20,7 +39,9 @@ import itertools
 import json
 import re
 import secrets
+import socket
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,6 +49,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
+
+import psycopg2
 
 Json = dict[str, Any]
 
@@ -37,12 +60,18 @@ REDACTED_PASSWORD = "**MetabasePass**"
 ENGINES = {"postgres", "h2", "mysql", "sqlite", "bigquery-cloud-sdk", "snowflake"}
 SETUP_TAKEN = "The /api/setup route can only be used to create the first user, however a user currently exists."
 WRITE_METHODS = {"POST", "PUT", "DELETE"}
+STILL_INITIALISING = "Metabase is still initializing. Please sit tight..."
+TABS_NEED_EVERY_CARD = "This dashboard has tab, makes sure every card has a tab"
+# How long the connection test waits for the TCP handshake and the login.
+TCP_PROBE_TIMEOUT_S = 2.0
+LOGIN_TIMEOUT_S = 5
 
 
 @dataclass(frozen=True)
 class RecordedRequest:
     method: str
     path: str
+    status: int
 
 
 class _Answer(Exception):
@@ -114,9 +143,117 @@ def _entity_id() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(21))
 
 
+# --- the connection test of POST/PUT /api/database ------------------------------------------------------
+# Metabase's generic connection errors (metabase.driver.util), which its PostgreSQL driver picks by
+# matching the server's message; any other "FATAL: x" becomes "X.", anything else is passed on as is.
+# (Its "role does not exist" case is left out: with SCRAM, PostgreSQL answers an unknown role with
+# "password authentication failed" too.)
+CANNOT_CONNECT: Json = {
+    "message": "Hmm, we couldn't connect to the database. Make sure your Host and Port settings are correct",
+    "errors": {"host": "check your host settings", "port": "check your port settings"},
+}
+_POSTGRES_LOGIN_ERRORS: tuple[tuple[re.Pattern[str], Json], ...] = (
+    (
+        re.compile(r'database ".*" does not exist'),
+        {
+            "message": "Looks like the Database name is incorrect.",
+            "errors": {"dbname": "check your database name settings"},
+        },
+    ),
+    (
+        re.compile(r"password authentication failed for user"),
+        {"message": "Looks like your Password is incorrect.", "errors": {"password": "check your password"}},
+    ),
+)
+
+
+def connection_error(details: Json) -> Json | None:
+    """The 400 body Metabase answers when it cannot log in to PostgreSQL with these details; None if it can."""
+    host, port = details.get("host") or "localhost", details.get("port") or 5432
+    try:
+        with socket.create_connection((str(host), int(port)), timeout=TCP_PROBE_TIMEOUT_S):
+            pass
+    except (OSError, ValueError):
+        return CANNOT_CONNECT
+    try:
+        psycopg2.connect(
+            host=str(host),
+            port=int(port),
+            dbname=details.get("dbname"),
+            user=details.get("user"),
+            password=details.get("password"),
+            sslmode="require" if details.get("ssl") else "disable",
+            connect_timeout=LOGIN_TIMEOUT_S,
+            application_name="metabase-standin",
+        ).close()
+    except psycopg2.Error as error:
+        return _humanised_login_error(str(error))
+    return None
+
+
+def _humanised_login_error(error: str) -> Json:
+    # libpq frames the driver's words: 'connection to server at "h", port p failed: FATAL:  <the server's>'.
+    said = re.sub(r"^connection to server at .*?, port \d+ failed:\s*", "", error.strip().splitlines()[0])
+    fatal = re.match(r"FATAL:\s+(.+)", said)
+    said = fatal.group(1).strip() if fatal else said
+    for pattern, answer in _POSTGRES_LOGIN_ERRORS:
+        if pattern.match(said):
+            return answer
+    return {"message": f"{said.capitalize()}." if fatal else said}
+
+
+# --- what Metabase does to visualization_settings on save ------------------------------------------------
+def normalised_settings(settings: Json) -> Json:
+    normalised = _without_nulls(settings)
+    if isinstance(normalised.get("column_settings"), dict):
+        normalised["column_settings"] = {
+            _column_settings_key(key): value for key, value in normalised["column_settings"].items()
+        }
+    return normalised
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {name: _without_nulls(item) for name, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
+
+
+def _column_settings_key(key: str) -> str:
+    try:
+        reference = json.loads(key)
+    except ValueError:
+        return key
+    if (
+        isinstance(reference, list)
+        and len(reference) == 2
+        and reference[0] == "ref"
+        and isinstance(reference[1], list)
+        and len(reference[1]) >= 2
+        and reference[1][0] == "field"
+        and isinstance(reference[1][1], str)
+    ):
+        reference = ["name", reference[1][1]]
+    return json.dumps(reference, separators=(",", ":"), ensure_ascii=False)
+
+
 class MetabaseStandIn:
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        initialising_requests: int = 0,
+        initialising_seconds: float = 0.0,
+    ) -> None:
+        """Listens on host:port (0: a free port). Initialising until it has answered `initialising_requests`
+        requests and `initialising_seconds` have passed since it started (both 0: ready at once)."""
         self._lock = threading.Lock()
+        self._initialising_requests = initialising_requests
+        self._initialising_seconds = initialising_seconds
+        self._answered_while_initialising = 0
+        self._started_at = time.monotonic()
         self.requests: list[RecordedRequest] = []
         self.setup_token = secrets.token_hex(16)
         self.users: dict[str, Json] = {}
@@ -126,7 +263,7 @@ class MetabaseStandIn:
         self.cards: dict[int, Json] = {}
         self.dashboards: dict[int, Json] = {}
         self._ids: defaultdict[str, Iterator[int]] = defaultdict(lambda: itertools.count(1))
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="metabase-standin", daemon=True
@@ -157,6 +294,7 @@ class MetabaseStandIn:
         return f"http://{host}:{port}"
 
     def __enter__(self) -> Self:
+        self._started_at = time.monotonic()
         self._thread.start()
         return self
 
@@ -174,25 +312,48 @@ class MetabaseStandIn:
         parts = urlsplit(target)
         path = parts.path.rstrip("/") or "/"
         with self._lock:
-            self.requests.append(RecordedRequest(method, path))
+            status, body = self._answer(method, path, parts.query, headers, raw_body)
+            self.requests.append(RecordedRequest(method, path, status))
+            return status, body
+
+    def _answer(
+        self, method: str, path: str, query: str, headers: dict[str, str], raw_body: bytes
+    ) -> tuple[int, Any]:
+        progress = self._initialisation_progress()
+        if progress is not None:
+            self._answered_while_initialising += 1
+            if (method, path) == ("GET", "/api/health"):
+                return 503, {"status": "initializing", "progress": progress}
+            if path == "/api" or path.startswith("/api/"):
+                return 503, STILL_INITIALISING
+        try:
+            body = json.loads(raw_body) if raw_body else None
+        except ValueError:
+            return 400, "Malformed JSON in request body."
+        for route_method, pattern, action, authenticated in self._routes:
+            match = pattern.fullmatch(path)
+            if match is None or route_method != method:
+                continue
             try:
-                body = json.loads(raw_body) if raw_body else None
-            except ValueError:
-                return 400, "Malformed JSON in request body."
-            for route_method, pattern, action, authenticated in self._routes:
-                match = pattern.fullmatch(path)
-                if match is None or route_method != method:
-                    continue
-                try:
-                    if authenticated and headers.get(SESSION_HEADER.lower()) not in self.sessions:
-                        raise _Answer(401, "Unauthenticated")
-                    return 200, action(*match.groups(), body=body, query=parse_qs(parts.query))
-                except _Answer as answer:
-                    return answer.status, answer.body
-            return 404, "API endpoint does not exist."
+                if authenticated and headers.get(SESSION_HEADER.lower()) not in self.sessions:
+                    raise _Answer(401, "Unauthenticated")
+                return 200, action(*match.groups(), body=body, query=parse_qs(query))
+            except _Answer as answer:
+                return answer.status, answer.body
+        return 404, "API endpoint does not exist."
 
     def _next_id(self, kind: str) -> int:
         return next(self._ids[kind])
+
+    def _initialisation_progress(self) -> float | None:
+        """None once initialised; until then how far along, below 1 (Metabase reports a fraction too)."""
+        by_requests = (
+            self._answered_while_initialising / self._initialising_requests if self._initialising_requests else 1.0
+        )
+        elapsed = time.monotonic() - self._started_at
+        by_time = elapsed / self._initialising_seconds if self._initialising_seconds else 1.0
+        progress = min(by_requests, by_time)
+        return None if progress >= 1.0 else round(progress, 2)
 
     # --- health, setup, session --------------------------------------------------------------------------
     def _health(self, **_: Any) -> Json:
@@ -268,6 +429,9 @@ class MetabaseStandIn:
             {"name": NON_BLANK, "engine": engine, "details": MAP},
             {"is_full_sync": NULLABLE_BOOLEAN, "is_on_demand": NULLABLE_BOOLEAN, "auto_run_queries": NULLABLE_BOOLEAN},
         )
+        failure = connection_error(body["details"])
+        if failure is not None:
+            raise _Answer(400, failure)
         database_id = self._next_id("database")
         self.databases[database_id] = {
             "id": database_id,
@@ -286,10 +450,15 @@ class MetabaseStandIn:
         database = self._find(self.databases, database_id)
         _check(body, {}, {"name": NULLABLE_NON_BLANK, "details": NULLABLE_MAP})
         if body.get("details") is not None:
-            details = dict(body["details"])
-            # The UI sends the redacted placeholder back when the password was not touched.
+            # Merged over the stored details; the UI sends the redacted placeholder back for an untouched password.
+            details = database["details"] | body["details"]
             if details.get("password") == REDACTED_PASSWORD:
                 details["password"] = database["details"].get("password")
+            # Metabase tests the connection only when the details change.
+            if details != database["details"]:
+                failure = connection_error(details)
+                if failure is not None:
+                    raise _Answer(400, failure)
             database["details"] = details
         if body.get("name") is not None:
             database["name"] = body["name"]
@@ -398,7 +567,7 @@ class MetabaseStandIn:
             "description": body.get("description"),
             "display": body["display"],
             "dataset_query": query,
-            "visualization_settings": body["visualization_settings"],
+            "visualization_settings": normalised_settings(body["visualization_settings"]),
             "collection_id": body.get("collection_id"),
             "archived": False,
             "type": body.get("type") or "question",
@@ -439,6 +608,8 @@ class MetabaseStandIn:
         self._check_collection(body.get("collection_id"))
         if body.get("dataset_query") is not None:
             body = body | {"dataset_query": self._check_query(body["dataset_query"])}
+        if body.get("visualization_settings") is not None:
+            body = body | {"visualization_settings": normalised_settings(body["visualization_settings"])}
         card.update({name: value for name, value in body.items() if name in card and name not in ("id", "entity_id")})
         card["updated_at"] = _now()
         return card
@@ -509,12 +680,17 @@ class MetabaseStandIn:
         for name, items in (("dashcards", dashcards), ("tabs", tabs)):
             if len({item["id"] for item in items}) != len(items):
                 raise _bad_request({name: "value must be seq of maps in which ids are unique"})
+        # Everything is checked before anything changes: Metabase updates in one transaction.
+        if "dashcards" in body:
+            # v0.56 checks the tabs the dashboard has now, not the ones the request sends.
+            if dashboard["tabs"] and any(dc.get("dashboard_tab_id") is None for dc in dashcards):
+                raise _Answer(400, TABS_NEED_EVERY_CARD)
+            new_tabs, tab_ids = self._replace_tabs(dashboard, tabs)
+            new_dashcards = self._replace_dashcards(dashboard, dashcards, new_tabs, tab_ids)
+            dashboard["tabs"], dashboard["dashcards"] = new_tabs, new_dashcards
         for name in ("name", "description", "archived", "collection_id", "parameters", "width"):
             if name in body and (body[name] is not None or name == "description"):
                 dashboard[name] = body[name]
-        if "dashcards" in body:
-            dashboard["tabs"], tab_ids = self._replace_tabs(dashboard, tabs)
-            dashboard["dashcards"] = self._replace_dashcards(dashboard, dashcards, tab_ids)
         dashboard["updated_at"] = _now()
         return self._get_dashboard(dashboard_id)
 
@@ -530,6 +706,10 @@ class MetabaseStandIn:
             },
             {
                 "card_id": NULLABLE_POSITIVE_INT,
+                "dashboard_tab_id": (
+                    _nullable(lambda v: isinstance(v, int) and not isinstance(v, bool)),
+                    "nullable value must be an integer.",
+                ),
                 "parameter_mappings": NULLABLE_SEQUENCE,
                 "series": NULLABLE_SEQUENCE,
                 "visualization_settings": NULLABLE_MAP,
@@ -540,23 +720,26 @@ class MetabaseStandIn:
         return dashcard
 
     def _replace_tabs(self, dashboard: Json, tabs: list[Json]) -> tuple[list[Json], dict[int, int]]:
+        """The tabs as sent, in that order; an id the dashboard does not have (negative or not) makes a new tab."""
+        current = {tab["id"] for tab in dashboard["tabs"]}
         tab_ids = {}
         kept = []
         for position, tab in enumerate(tabs):
-            new_id = tab["id"] if tab["id"] > 0 else self._next_id("tab")
+            new_id = tab["id"] if tab["id"] in current else self._next_id("tab")
             tab_ids[tab["id"]] = new_id
             kept.append({"id": new_id, "dashboard_id": dashboard["id"], "name": tab["name"], "position": position})
         return kept, tab_ids
 
-    def _replace_dashcards(self, dashboard: Json, dashcards: list[Json], tab_ids: dict[int, int]) -> list[Json]:
-        if len(tab_ids) == 1:
-            dashcards = [
-                dc if dc.get("dashboard_tab_id") is not None else dc | {"dashboard_tab_id": next(iter(tab_ids))}
-                for dc in dashcards
-            ]
-        if tab_ids and not all(dc.get("dashboard_tab_id") is not None for dc in dashcards):
-            raise _bad_request({"dashcards": "This dashboard has tab, makes sure every card has a tab"})
-        existing = {dc["id"]: dc for dc in dashboard["dashcards"]}
+    def _replace_dashcards(
+        self, dashboard: Json, dashcards: list[Json], tabs: list[Json], tab_ids: dict[int, int]
+    ) -> list[Json]:
+        kept_tabs = {tab["id"] for tab in tabs}
+        # Dashcards on a deleted tab go with it.
+        existing = {
+            dc["id"]: dc
+            for dc in dashboard["dashcards"]
+            if dc.get("dashboard_tab_id") is None or dc["dashboard_tab_id"] in kept_tabs
+        }
         replaced = []
         for dashcard in dashcards:
             if dashcard["id"] > 0 and dashcard["id"] not in existing:
@@ -572,8 +755,19 @@ class MetabaseStandIn:
                 "dashboard_tab_id": None,
             }
             changes = {name: value for name, value in dashcard.items() if name != "id"}
-            if changes.get("dashboard_tab_id") is not None:
-                changes["dashboard_tab_id"] = tab_ids.get(changes["dashboard_tab_id"], changes["dashboard_tab_id"])
+            tab_id = changes.get("dashboard_tab_id")
+            if tab_id is not None:
+                changes["dashboard_tab_id"] = tab_id = tab_ids.get(tab_id, tab_id)
+                if tab_id not in kept_tabs:
+                    raise _Answer(
+                        500,
+                        {
+                            "message": 'insert or update on table "report_dashboardcard" violates foreign key '
+                            f'constraint "fk_report_dashboardcard_ref_dashboard_tab_id": no tab {tab_id}'
+                        },
+                    )
+            if changes.get("visualization_settings") is not None:
+                changes["visualization_settings"] = normalised_settings(changes["visualization_settings"])
             replaced.append(base | changes | {"updated_at": _now()})
         return replaced
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from dashboards.admin_session import ADMIN_FILE_NAME, AdminSession, open_admin_session
@@ -11,16 +12,22 @@ from dashboards.metabase_client import MetabaseClient
 from dashboards.reader_connection import ReaderConnection
 from tests.dashboards.metabase_standin import MetabaseStandIn
 
-# How Metabase is told to reach PostgreSQL in the stand-in tests; nothing connects to it there.
-METABASE_SIDE_READER = ReaderConnection(host="postgres", port=5432, dbname="wikistream", password="reader-secret")
-
 
 class Operator:
-    """Runs the dashboards commands the way the CLI does: a fresh client and session per run."""
+    """Runs the dashboards commands the way the CLI does: a fresh client and session per run.
 
-    def __init__(self, metabase: MetabaseStandIn, state_dir: Path) -> None:
+    `reader` gives PostgreSQL as Metabase reaches it: the stand-in logs in with it when the database
+    is registered, so it must be a real, reachable one. It is resolved when first used, so tests that
+    only open sessions start no PostgreSQL."""
+
+    def __init__(self, metabase: MetabaseStandIn, state_dir: Path, reader: Callable[[], ReaderConnection]) -> None:
         self.metabase = metabase
         self.credentials_file = state_dir / ADMIN_FILE_NAME
+        self._reader = reader
+
+    @property
+    def reader(self) -> ReaderConnection:
+        return self._reader()
 
     def session(self) -> tuple[MetabaseClient, AdminSession]:
         client = MetabaseClient(self.metabase.url)
@@ -29,9 +36,9 @@ class Operator:
     def apply(
         self,
         definitions: DefinitionFile,
-        reader: ReaderConnection = METABASE_SIDE_READER,
+        reader: ReaderConnection | None = None,
         update_database_password: bool = False,
     ) -> ApplyReport:
         client, _ = self.session()
         with client:
-            return apply_definitions(client, definitions, reader, "wikistream", update_database_password)
+            return apply_definitions(client, definitions, reader or self.reader, "wikistream", update_database_password)

@@ -47,6 +47,9 @@ EXPECTED: dict[str, tuple[list[str], Any]] = {
     "clicks_by_country": (["country", "clicks"], [("Germany", 5), ("Brazil", 3)]),
     "rejected_events": (["rejected_events"], [(3,)]),
     "sessions_last_hour": (["sessions"], [(2,)]),
+    # The seeded health observation: lag 12 (7 + 5 over two partitions), one restart, recorded as degraded.
+    "consumer_lag": (["consumer_lag", "status"], [(12, "DEGRADED")]),
+    "restarts_10m": (["restarts_10m", "job_state"], [(1, "RUNNING")]),
 }
 
 
@@ -82,3 +85,24 @@ def test_freshness_is_the_age_of_the_newest_click(seeded_reader: ReaderConnectio
     with closing(psycopg2.connect(postgres_dsn)) as conn, conn.cursor() as cur:
         cur.execute("SELECT max(event_time) FROM clicks")
         assert newest_event == cur.fetchone()[0]
+
+
+def test_the_health_table_shows_the_newest_observation(seeded_reader: ReaderConnection) -> None:
+    columns, [row] = _run(seeded_reader, next(card for card in CARDS if card.key == "pipeline_health"))
+    shown = dict(zip(columns, row, strict=True))
+    assert shown | {"observed_seconds_ago": 0} == {
+        "status": "DEGRADED",
+        "reasons": "1 sink(s) retrying PostgreSQL",
+        "job_state": "RUNNING",
+        "tasks_running": 10,
+        "tasks_total": 10,
+        "restarts_10m": 1,
+        "checkpoint_age_s": 4,
+        "consumer_lag": 12,
+        "newest_click_age_s": 0,  # 0.4 s, rounded
+        "sink_retrying": 1,
+        "quarantined_rows": 0,
+        "last_exception": "IOException: <b>x</b>",
+        "observed_seconds_ago": 0,
+    }
+    assert 0 <= shown["observed_seconds_ago"] < 60

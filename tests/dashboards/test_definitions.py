@@ -22,6 +22,9 @@ REQUIRED_CARDS = {
     "latest_clicks",
     "pipeline_freshness",
     "rejected_events",
+    "pipeline_health",
+    "consumer_lag",
+    "restarts_10m",
 }
 
 
@@ -78,6 +81,30 @@ def test_dumping_normalises_sql_into_a_readable_literal_block() -> None:
     text = dump_definitions(DefinitionFile.model_validate(_file(card)))
     assert "    sql: |\n      SELECT 1\n          FROM t\n" in text
     assert DefinitionFile.model_validate(yaml.safe_load(text)).cards[0].sql == "SELECT 1\n    FROM t\n"
+
+
+def test_visualization_settings_load_in_one_canonical_form() -> None:
+    settings = {
+        "column_settings": {
+            '[ "name", "lag_seconds" ]': {"suffix": " s", "prefix": None},
+            '["ref",["field","clicks",{"base-type":"type/BigInteger"}]]': {"decimals": 0},
+            '["ref",["field",7,null]]': {"decimals": 1},
+            "not json": {"decimals": 2},
+        },
+        "graph.show_values": None,
+        "graph.metrics": ["clicks"],
+    }
+    card = _card() | {"visualization_settings": settings}
+    [loaded] = DefinitionFile.model_validate(_file(card)).cards
+    assert loaded.visualization_settings == {
+        "column_settings": {
+            '["name","lag_seconds"]': {"suffix": " s"},
+            '["name","clicks"]': {"decimals": 0},
+            '["ref",["field",7,null]]': {"decimals": 1},
+            "not json": {"decimals": 2},
+        },
+        "graph.metrics": ["clicks"],
+    }
 
 
 printable = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=40)

@@ -31,6 +31,12 @@ def _assert_every_card(html: str, definitions: DefinitionFile) -> None:
         assert f"<h2>{card.name}</h2>" in html
 
 
+def _cell(html: str, key: str) -> str:
+    match = re.search(rf'<section [^>]*data-card="{key}".*?</section>', html)
+    assert match is not None, f"no cell for {key}"
+    return match.group(0)
+
+
 def test_the_report_draws_each_kind_of_card_and_escapes_what_it_shows(definitions: DefinitionFile) -> None:
     now = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
     rows_by_display = {
@@ -72,6 +78,12 @@ def test_the_snapshot_runs_every_card_against_postgresql(seeded_reader: ReaderCo
     _assert_self_contained(html)
     _assert_every_card(html, definitions)
     assert "Grace_Hopper" in html and "Germany" in html
+    # The pipeline's health as big numbers, from the seeded observation.
+    assert '<div class="scalar">12 messages</div><p class="scalar-detail">status: DEGRADED</p>' in _cell(
+        html, "consumer_lag"
+    )
+    assert '<div class="scalar">1</div><p class="scalar-detail">job_state: RUNNING</p>' in _cell(html, "restarts_10m")
+    assert '<div class="scalar">3</div>' in _cell(html, "rejected_events")
 
 
 @pytest.mark.slow

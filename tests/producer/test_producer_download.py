@@ -6,7 +6,6 @@ import gzip
 import hashlib
 import logging
 import re
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 
@@ -14,54 +13,15 @@ import pytest
 
 from producer.download import Downloader, DownloadError, DumpFile, parse_checksum_file
 from producer.synthetic import write_synthetic_clickstream
+from tests.range_site import RangeSite
 
 MONTH = "2024-01"
 NAME = f"clickstream-dewiki-{MONTH}.tsv.gz"
 
 
-class DumpsSite(BaseHTTPRequestHandler):
-    """Serves root as the dumps site; honours "Range: bytes=N-"; can cut the first full response short.
-
-    ranges records the Range header of each request for a dump file (None: the whole file).
-    """
-
-    root: ClassVar[Path]
+class DumpsSite(RangeSite):
+    watched = ".tsv.gz"
     ranges: ClassVar[list[str | None]] = []
-    cut_first_response_at: ClassVar[int | None] = None
-
-    def log_message(self, *_args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        path = self.root / self.path.lstrip("/")
-        if not path.is_file():
-            self.send_error(404)
-            return
-        data = path.read_bytes()
-        requested = self.headers.get("Range")
-        if path.name.endswith(".tsv.gz"):
-            type(self).ranges.append(requested)
-        start = int(re.fullmatch(r"bytes=(\d+)-", requested).group(1)) if requested else 0
-        if start >= len(data) and requested:
-            self.send_response(416)
-            self.send_header("Content-Range", f"bytes */{len(data)}")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        body = data[start:]
-        self.send_response(206 if requested else 200)
-        if requested:
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        cut = type(self).cut_first_response_at
-        if cut is not None and not requested and path.name.endswith(".tsv.gz"):
-            # A dropped connection: fewer bytes than Content-Length announced.
-            type(self).cut_first_response_at = None
-            self.wfile.write(body[:cut])
-            self.close_connection = True
-            return
-        self.wfile.write(body)
 
 
 @pytest.fixture
