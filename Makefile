@@ -10,7 +10,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install jars run metabase stop reset status count-rows test test-fast bench bench-profile chaos lock
+.PHONY: help install jars run metabase stop reset lint status count-rows test test-fast bench bench-profile chaos lock
 
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -69,6 +69,15 @@ chaos: $(STAMP) ## Fault matrix + soak: kill -9 each service mid-stream on an is
 # The container stack (Terraform) and the dashboards keep their targets beside their code.
 -include terraform/terraform.mk
 -include dashboards/dashboards.mk
+
+lint: $(STAMP) tf-init ## ruff (rules, format), mypy --strict, shellcheck, terraform fmt + validate
+	@$(PY) -m ruff check .
+	@$(PY) -m ruff format --check .
+	@$(PY) -m mypy
+	@command -v shellcheck >/dev/null || { echo "error: shellcheck is not installed (Debian: apt-get install shellcheck)"; exit 1; }
+	@shellcheck $$(git ls-files '*.sh') .ci/run
+	@$(TERRAFORM) fmt -check -recursive $(TF_DIR) modules && $(TF) validate -no-color >/dev/null
+	@echo "lint: clean"
 
 lock: ## Re-resolve requirements.lock from pyproject.toml (needs network)
 	@$(PYTHON) -m pip install --quiet uv

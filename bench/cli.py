@@ -27,12 +27,23 @@ app = typer.Typer(add_completion=False, help=__doc__)
 
 def _machine() -> dict[str, object]:
     cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line),
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
         platform.processor(),
     )
-    mem_kib = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")))
-    return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)), "memory_gib": round(mem_kib / 2**20, 1),
-            "kernel": platform.release(), "python": platform.python_version()}
+    mem_kib = int(
+        next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+    )
+    return {
+        "cpu": cpu,
+        "cores": len(os.sched_getaffinity(0)),
+        "memory_gib": round(mem_kib / 2**20, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
 
 
 def _median(samples: list[float]) -> float:
@@ -64,14 +75,20 @@ def _quiesce(stack: EmbeddedStack) -> None:
 @app.command()
 def run(
     reps: int = typer.Option(3, min=1, help="Repetitions of each throughput measurement (the median is reported)."),
-    events: int = typer.Option(200_000, min=1000, help="Events in each end-to-end throughput run (a longer drain amortises the JIT warm-up)."),
+    events: int = typer.Option(
+        200_000, min=1000, help="Events in each end-to-end throughput run (a longer drain amortises the JIT warm-up)."
+    ),
     producer_events: int = typer.Option(50_000, min=1000, help="Events in each producer-only run."),
     latency_seconds: int = typer.Option(20, min=10, help="Length of each latency run at 2,000 events/s."),
     out: Path = typer.Option(REPO_ROOT / "bench" / "results.json", help="Where to write the figures as JSON."),
 ) -> None:
     """Run every measurement on an isolated embedded stack and report medians with the baseline ratio."""
-    results: dict[str, object] = {"machine": _machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                  "reps": reps, "events": events}
+    results: dict[str, object] = {
+        "machine": _machine(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "reps": reps,
+        "events": events,
+    }
     say = typer.echo
 
     def save() -> None:
@@ -87,13 +104,17 @@ def run(
         with MemorySampler(stack) as memory:
             say("producer only (dry run, Kafka, Kafka with client defaults) ...")
             results["producer_dry_run_eps"] = _median(
-                [measure.producer_dry_run_rate(stack, producer_events) for _ in range(reps)])
+                [measure.producer_dry_run_rate(stack, producer_events) for _ in range(reps)]
+            )
             results["producer_kafka_eps"] = _median(
-                [measure.producer_kafka_rate(stack, f"bench-producer-{i}", producer_events) for i in range(reps)])
+                [measure.producer_kafka_rate(stack, f"bench-producer-{i}", producer_events) for i in range(reps)]
+            )
             serialised = measure.producer_events(stack, producer_events)
-            for key, client in (("baseline_producer_kafka_eps", measure.baseline_producer_rate),
-                                ("kafka_python_client_eps", measure.kafka_python_rate),
-                                ("confluent_kafka_client_eps", measure.confluent_kafka_rate)):
+            for key, client in (
+                ("baseline_producer_kafka_eps", measure.baseline_producer_rate),
+                ("kafka_python_client_eps", measure.kafka_python_rate),
+                ("confluent_kafka_client_eps", measure.confluent_kafka_rate),
+            ):
                 results[key] = _median([client(stack, f"bench-{key}-{i}", serialised) for i in range(reps)])
             save()
             say(f"filling a backlog of {events} events ...")
@@ -101,13 +122,17 @@ def run(
             for config in (measure.BASELINE, measure.TUNED):
                 say(f"end-to-end drain, {config.name} ...")
                 results[f"{config.name}_e2e_eps"] = _median(
-                    [measure.drain_throughput(stack, config, "bench-backlog", events, f"bench-{config.name}-{i}")
-                     for i in range(reps)])
+                    [
+                        measure.drain_throughput(stack, config, "bench-backlog", events, f"bench-{config.name}-{i}")
+                        for i in range(reps)
+                    ]
+                )
                 save()
             for config in (measure.BASELINE, measure.TUNED):
                 say(f"latency at 2,000 events/s, {config.name} ...")
                 results[f"{config.name}_latency"] = measure.latency_percentiles(
-                    stack, config, f"bench-latency-{config.name}", 2000, latency_seconds, f"bench-lat-{config.name}")
+                    stack, config, f"bench-latency-{config.name}", 2000, latency_seconds, f"bench-lat-{config.name}"
+                )
         results["peak_memory_mib"] = memory.peaks_mib
     save()
     say(render_table(results))
@@ -118,7 +143,9 @@ def run(
 def profile(
     config: str = typer.Option("tuned", help="Job configuration to profile: tuned or baseline."),
     events: int = typer.Option(200_000, min=1000, help="Events in the backlog the job drains while sampled."),
-    interval: float = typer.Option(1.0, min=0.1, help="Seconds between two jstack samples (each costs about 0.25 s of CPU)."),
+    interval: float = typer.Option(
+        1.0, min=0.1, help="Seconds between two jstack samples (each costs about 0.25 s of CPU)."
+    ),
     out_dir: Path = typer.Option(REPO_ROOT / "bench" / "profiles", help="Where to write the profile."),
 ) -> None:
     """Sample the TaskManager's task threads with jstack during an end-to-end drain; write the profile."""
@@ -132,9 +159,10 @@ def profile(
         typer.echo(f"filling a backlog of {events} events, then draining it under the sampler ...")
         measure.producer_kafka_rate(stack, "bench-backlog", events)
         sampler = StackSampler(stack, interval)
-        rate = measure.drain_throughput(stack, configs[config], "bench-backlog", events, "bench-profile",
-                                        timed=sampler)
-    title = f"Profile of the TaskManager during the {config} end-to-end drain of {events:,} events ({rate:,.0f} events/s)."
+        rate = measure.drain_throughput(stack, configs[config], "bench-backlog", events, "bench-profile", timed=sampler)
+    title = (
+        f"Profile of the TaskManager during the {config} end-to-end drain of {events:,} events ({rate:,.0f} events/s)."
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"taskmanager-{config}-drain.txt"
     target.write_text(sampler.render(title))
@@ -149,28 +177,46 @@ def render_table(r: dict) -> str:
     lat_t, lat_b = r["tuned_latency"], r["baseline_latency"]
     rows = [
         ("producer, dry run (events/s)", f"{r['producer_dry_run_eps']:,.0f}", "", ""),
-        ("producer to Kafka (events/s)", f"{r['producer_kafka_eps']:,.0f}", f"{r['baseline_producer_kafka_eps']:,.0f}",
-         ratio(r["producer_kafka_eps"], r["baseline_producer_kafka_eps"])),
-        ("client alone, kafka-python, keyed, acks=all (events/s)", f"{r['kafka_python_client_eps']:,.0f}",
-         f"{r['baseline_producer_kafka_eps']:,.0f}", ratio(r["kafka_python_client_eps"], r["baseline_producer_kafka_eps"])),
-        ("client alone, confluent-kafka, same settings (events/s)", f"{r['confluent_kafka_client_eps']:,.0f}",
-         f"{r['baseline_producer_kafka_eps']:,.0f}",
-         ratio(r["confluent_kafka_client_eps"], r["baseline_producer_kafka_eps"])),
-        ("end-to-end, zero loss (events/s)", f"{r['tuned_e2e_eps']:,.0f}", f"{r['baseline_e2e_eps']:,.0f}",
-         ratio(r["tuned_e2e_eps"], r["baseline_e2e_eps"])),
+        (
+            "producer to Kafka (events/s)",
+            f"{r['producer_kafka_eps']:,.0f}",
+            f"{r['baseline_producer_kafka_eps']:,.0f}",
+            ratio(r["producer_kafka_eps"], r["baseline_producer_kafka_eps"]),
+        ),
+        (
+            "client alone, kafka-python, keyed, acks=all (events/s)",
+            f"{r['kafka_python_client_eps']:,.0f}",
+            f"{r['baseline_producer_kafka_eps']:,.0f}",
+            ratio(r["kafka_python_client_eps"], r["baseline_producer_kafka_eps"]),
+        ),
+        (
+            "client alone, confluent-kafka, same settings (events/s)",
+            f"{r['confluent_kafka_client_eps']:,.0f}",
+            f"{r['baseline_producer_kafka_eps']:,.0f}",
+            ratio(r["confluent_kafka_client_eps"], r["baseline_producer_kafka_eps"]),
+        ),
+        (
+            "end-to-end, zero loss (events/s)",
+            f"{r['tuned_e2e_eps']:,.0f}",
+            f"{r['baseline_e2e_eps']:,.0f}",
+            ratio(r["tuned_e2e_eps"], r["baseline_e2e_eps"]),
+        ),
     ]
     for p in ("p50", "p95", "p99"):
         key = f"{p}_ms"
-        rows.append((f"latency {p} at 2,000/s (ms)", f"{lat_t[key]:,.0f}", f"{lat_b[key]:,.0f}",
-                     ratio(lat_b[key], lat_t[key])))
+        rows.append(
+            (f"latency {p} at 2,000/s (ms)", f"{lat_t[key]:,.0f}", f"{lat_b[key]:,.0f}", ratio(lat_b[key], lat_t[key]))
+        )
     rows.append(("latency run: rows missing after 2 min", f"{lat_t['missing']:,}", f"{lat_b['missing']:,}", ""))
     rows.append(("cold start to first row (s)", f"{r['cold_start_s']:.1f}", "", ""))
     for service, mib in r["peak_memory_mib"].items():
         rows.append((f"peak memory, {service} (MiB)", f"{mib:,.0f}", "", ""))
     widths = [max(len(row[i]) for row in [("measure", "ours", "baseline", "ratio"), *rows]) for i in range(4)]
     header = ("measure", "ours", "baseline", "ratio")
-    lines = [" | ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row))
-             for row in [header, *rows]]
+    lines = [
+        " | ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row))
+        for row in [header, *rows]
+    ]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)
 

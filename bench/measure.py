@@ -24,8 +24,13 @@ from stack.embedded import EmbeddedStack
 from wikistream.postgres import ADMIN_USER, libpq_dsn
 
 STREAM_TABLES = (
-    "clicks", "rejected_events", "late_events", "clicks_per_minute_article", "clicks_per_minute_referrer",
-    "clicks_per_minute_country", "session_stats",
+    "clicks",
+    "rejected_events",
+    "late_events",
+    "clicks_per_minute_article",
+    "clicks_per_minute_referrer",
+    "clicks_per_minute_country",
+    "session_stats",
 )
 
 
@@ -46,8 +51,11 @@ BASELINE = JobConfig(
 def connect(stack: EmbeddedStack) -> psycopg2.extensions.connection:
     conn = psycopg2.connect(
         libpq_dsn(
-            host="127.0.0.1", port=stack.settings.postgres_port, dbname=stack.settings.postgres_db,
-            user=ADMIN_USER, password=stack.credentials.admin_password,
+            host="127.0.0.1",
+            port=stack.settings.postgres_port,
+            dbname=stack.settings.postgres_db,
+            user=ADMIN_USER,
+            password=stack.credentials.admin_password,
         )
     )
     conn.autocommit = True
@@ -72,9 +80,13 @@ def _producer_command(total: int, *extra: str) -> list[str]:
 def run_producer(stack: EmbeddedStack, topic: str, total: int, *extra: str) -> float:
     """Run the producer CLI to completion; returns the rate it reports for its send loop (events/s)."""
     env = stack.producer_env() | {"KAFKA_TOPIC": topic}
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         _producer_command(total, *extra),
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
     )
     match = re.search(r"done: (\d+) clicks at ([\d.]+)/s overall, (\d+) delivery errors", result.stderr)
     if result.returncode != 0 or match is None or int(match.group(1)) != total or int(match.group(3)) != 0:
@@ -97,8 +109,11 @@ def producer_kafka_rate(stack: EmbeddedStack, topic: str, total: int) -> float:
 
 def producer_events(stack: EmbeddedStack, total: int) -> list[bytes]:
     """The producer's own events, serialised (from a dry run), to time a Kafka client alone."""
-    return subprocess.run(  # noqa: S603
-        _producer_command(total, "--dry-run", *UNPACED), env=stack.producer_env(), capture_output=True, check=True,
+    return subprocess.run(
+        _producer_command(total, "--dry-run", *UNPACED),
+        env=stack.producer_env(),
+        capture_output=True,
+        check=True,
     ).stdout.splitlines()
 
 
@@ -137,10 +152,15 @@ def confluent_kafka_rate(stack: EmbeddedStack, topic: str, events: list[bytes]) 
     stack.kafka.ensure_topic(topic, stack.settings.kafka_topic_partitions)
     records = _keyed(events)
     failures: list[object] = []
-    producer = confluent_kafka.Producer({
-        "bootstrap.servers": stack.kafka.bootstrap, "acks": "all", "enable.idempotence": True,
-        "linger.ms": LINGER_MS, "batch.size": BATCH_BYTES,
-    })
+    producer = confluent_kafka.Producer(
+        {
+            "bootstrap.servers": stack.kafka.bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": LINGER_MS,
+            "batch.size": BATCH_BYTES,
+        }
+    )
 
     def delivered(error: object, _message: object) -> None:
         if error is not None:
@@ -169,8 +189,15 @@ def _wait_running(stack: EmbeddedStack, job_id: str) -> None:
         raise RuntimeError(f"the measured job {job_id} is not RUNNING after 180 s: {outcome}")
 
 
-def drain_throughput(stack: EmbeddedStack, config: JobConfig, topic: str, total: int, group: str,
-                     timeout_s: float = 1800.0, timed: AbstractContextManager[object] | None = None) -> float:
+def drain_throughput(
+    stack: EmbeddedStack,
+    config: JobConfig,
+    topic: str,
+    total: int,
+    group: str,
+    timeout_s: float = 1800.0,
+    timed: AbstractContextManager[object] | None = None,
+) -> float:
     """Events/s for the job to move a backlog of `total` events from Kafka into PostgreSQL (count verified).
 
     `timed` is entered when the job runs and the clock starts, and left when the last row landed,
@@ -195,8 +222,15 @@ def drain_throughput(stack: EmbeddedStack, config: JobConfig, topic: str, total:
     return total / elapsed
 
 
-def latency_percentiles(stack: EmbeddedStack, config: JobConfig, topic: str, rate: int, seconds: int,
-                        group: str, warmup_s: int = LATENCY_WARMUP_S) -> dict[str, float]:
+def latency_percentiles(
+    stack: EmbeddedStack,
+    config: JobConfig,
+    topic: str,
+    rate: int,
+    seconds: int,
+    group: str,
+    warmup_s: int = LATENCY_WARMUP_S,
+) -> dict[str, float]:
     """p50/p95/p99 (ms) from an event's creation to its row being committed, at a paced rate.
 
     The first warmup_s seconds of events are sent but left out of the percentiles: a freshly

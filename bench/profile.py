@@ -35,8 +35,16 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("session_stats aggregate (state)", ("GroupAggFunction", "MapState", "DistinctView")),
     ("window aggregates", ("window.", "Window")),
     ("keyed state access (heap backend)", ("heap.CopyOnWriteStateMap", "HeapMapState", "HeapValueState")),
-    ("record serialisation and network", ("RecordWriter", "SpanningRecordSerializer", "Serializer.serialize",
-                                          "BinaryRowDataSerializer", "StreamElementSerializer")),
+    (
+        "record serialisation and network",
+        (
+            "RecordWriter",
+            "SpanningRecordSerializer",
+            "Serializer.serialize",
+            "BinaryRowDataSerializer",
+            "StreamElementSerializer",
+        ),
+    ),
     ("generated SQL code (Calc, projections)", ("StreamExecCalc", "WatermarkGenerator")),
     ("JDBC sink buffer (upsert reduction)", ("jdbc.",)),
 )
@@ -103,11 +111,15 @@ class CpuMeter:
 
     def render(self) -> list[str]:
         named = sum(v for k, v in self.seconds.items() if k in self.services)
-        rows = [*((name, self.seconds[name]) for name in self.services),
-                ("everything else (producer, jstack, the bench, the OS)", self.seconds["machine"] - named),
-                ("idle", self.seconds["idle"])]
-        return [f"CPU over {self.wall_s:.1f} s on {os.cpu_count()} cores (cores busy on average):",
-                *(f"  {seconds / self.wall_s:5.2f}  {name}" for name, seconds in rows)]
+        rows = [
+            *((name, self.seconds[name]) for name in self.services),
+            ("everything else (producer, jstack, the bench, the OS)", self.seconds["machine"] - named),
+            ("idle", self.seconds["idle"]),
+        ]
+        return [
+            f"CPU over {self.wall_s:.1f} s on {os.cpu_count()} cores (cores busy on average):",
+            *(f"  {seconds / self.wall_s:5.2f}  {name}" for name, seconds in rows),
+        ]
 
 
 @dataclass
@@ -165,7 +177,8 @@ class Profile:
 
         lines = [
             title,
-            f"{self.samples} jstack samples, {interval_s} s apart, of the Flink task threads (python -m bench profile).",
+            f"{self.samples} jstack samples, {interval_s} s apart, of the Flink task threads "
+            "(python -m bench profile).",
             "",
             *cpu,
             "",
@@ -206,7 +219,7 @@ class StackSampler:
     def _run(self) -> None:
         pid = _java_pid(self.taskmanager)
         while not self._stop.wait(self.interval_s):
-            result = subprocess.run([self.jstack, str(pid)], capture_output=True, text=True, check=False)  # noqa: S603
+            result = subprocess.run([self.jstack, str(pid)], capture_output=True, text=True, check=False)
             if result.returncode == 0:
                 self.profile.add_dump(result.stdout, time.monotonic())
 

@@ -28,18 +28,42 @@ def _seconds(value: float | None) -> str:
 
 
 def render(results: list[FaultResult]) -> str:
-    header = ("fault", "sent", "clicks", "minute aggr.", "session pages", "lost", "dup.", "rewritten",
-              "back (s)", "clicks landed (s)", "all landed (s)")
+    header = (
+        "fault",
+        "sent",
+        "clicks",
+        "minute aggr.",
+        "session pages",
+        "lost",
+        "dup.",
+        "rewritten",
+        "back (s)",
+        "clicks landed (s)",
+        "all landed (s)",
+    )
     rows = [header]
     for result in results:
         landing = result.landing
         back = ", ".join(_seconds(kill.back_s) for kill in result.kills)
-        rows.append((result.fault, f"{landing.sent:,}", f"{landing.clicks:,}", f"{landing.minute_aggregates:,}",
-                     f"{landing.session_pages:,}", str(landing.lost), str(landing.duplicated),
-                     f"{landing.rewritten:,}", back, _seconds(landing.clicks_landed_s),
-                     _seconds(landing.all_landed_s)))
+        rows.append(
+            (
+                result.fault,
+                f"{landing.sent:,}",
+                f"{landing.clicks:,}",
+                f"{landing.minute_aggregates:,}",
+                f"{landing.session_pages:,}",
+                str(landing.lost),
+                str(landing.duplicated),
+                f"{landing.rewritten:,}",
+                back,
+                _seconds(landing.clicks_landed_s),
+                _seconds(landing.all_landed_s),
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |" for row in rows]
+    lines = [
+        "| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |" for row in rows
+    ]
     lines.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
     return "\n".join(lines)
 
@@ -52,7 +76,9 @@ def run(
     matrix: bool = typer.Option(True, help="Run the fault matrix (--no-matrix: only the soak)."),
     soak_seconds: float = typer.Option(600.0, min=0, help="Length of the soak (0: no soak)."),
     soak_rate: float = typer.Option(2_000.0, min=1, help="Events per second of the soak."),
-    kill_every: float = typer.Option(120.0, min=10, help="Seconds between the soak's kills (random order, no repeats)."),
+    kill_every: float = typer.Option(
+        120.0, min=10, help="Seconds between the soak's kills (random order, no repeats)."
+    ),
     seed: int = typer.Option(11, help="Seed of the soak's choice of faults."),
     out: Path = typer.Option(REPO_ROOT / "chaos" / "results.json", help="Where to write the results as JSON."),
 ) -> None:
@@ -79,8 +105,17 @@ def run(
     finally:
         stack.reset()
     typer.echo("\n" + render(results))
-    out.write_text(json.dumps({"finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                               "results": [asdict(result) for result in results]}, indent=2, default=str) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "results": [asdict(result) for result in results],
+            },
+            indent=2,
+            default=str,
+        )
+        + "\n"
+    )
     typer.echo(f"\nwritten to {out}")
     if any(not result.landing.exactly_once for result in results):
         raise typer.Exit(1)

@@ -78,8 +78,13 @@ def run_fault(target: Target, fault: str, events: int, rate: float, deadline_s: 
     run = Run(f"chaos-{fault}-{uuid.uuid4().hex[:6]}", events, rate, sessions=max(1, events // 20))
     kills: list[Kill] = []
     before: dict[str, object] = {}
-    failed = send(run, target.kafka_bootstrap, target.topic, target.partitions,
-                  at={events // 2: _killer(target, fault, kills, before, run.tag)})
+    failed = send(
+        run,
+        target.kafka_bootstrap,
+        target.topic,
+        target.partitions,
+        at={events // 2: _killer(target, fault, kills, before, run.tag)},
+    )
     ticker = (target.kafka_bootstrap, target.topic, target.partitions)
     landing = wait_for_landing(target.postgres_dsn, run, kills[0].at, before, deadline_s, ticker)
     return FaultResult(fault, landing, kills, failed)
@@ -118,7 +123,12 @@ def run_producer_fault(target: Target, seconds: float, deadline_s: float = 180.0
 
 
 def soak(
-    target: Target, seconds: float, rate: float, kill_every_s: float, faults: tuple[str, ...], seed: int,
+    target: Target,
+    seconds: float,
+    rate: float,
+    kill_every_s: float,
+    faults: tuple[str, ...],
+    seed: int,
     deadline_s: float = 300.0,
 ) -> FaultResult:
     """`seconds` at `rate`, a fault every kill_every_s, then wait up to deadline_s after the last one.

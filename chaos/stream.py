@@ -56,9 +56,7 @@ def producer(bootstrap: str) -> KafkaProducer:
     )
 
 
-def send(
-    run: Run, bootstrap: str, topic: str, partitions: int, at: dict[int, Callable[[], None]] | None = None
-) -> int:
+def send(run: Run, bootstrap: str, topic: str, partitions: int, at: dict[int, Callable[[], None]] | None = None) -> int:
     """Send the run at its rate; at[n] is called just before event n (a fault). Returns failed deliveries."""
     client = producer(bootstrap)
     failures: list[Exception] = []
@@ -79,8 +77,16 @@ def send(
             future.add_errback(failures.append)
             if now >= next_tick:
                 for partition in range(partitions):
-                    tick = ClickEvent(f"{run.tag}-T{ticks}-{partition}", f"{run.tag}-tick", f"{run.tag}-T",
-                                      1, "other-empty", "chaos-tick", "other", now_ms)
+                    tick = ClickEvent(
+                        f"{run.tag}-T{ticks}-{partition}",
+                        f"{run.tag}-tick",
+                        f"{run.tag}-T",
+                        1,
+                        "other-empty",
+                        "chaos-tick",
+                        "other",
+                        now_ms,
+                    )
                     client.send(topic, value=tick.to_json(), partition=partition, timestamp_ms=now_ms)
                 ticks += 1
                 next_tick = now + 1.0
@@ -98,8 +104,16 @@ def tick_until(stop: Callable[[], bool], tag: str, bootstrap: str, topic: str, p
         while not stop():
             now_ms = time.time_ns() // 1_000_000
             for partition in range(partitions):
-                tick = ClickEvent(f"{tag}-W{n}-{partition}", f"{tag}-tick", f"{tag}-T", 1, "other-empty",
-                                  "chaos-tick", "other", now_ms)
+                tick = ClickEvent(
+                    f"{tag}-W{n}-{partition}",
+                    f"{tag}-tick",
+                    f"{tag}-T",
+                    1,
+                    "other-empty",
+                    "chaos-tick",
+                    "other",
+                    now_ms,
+                )
                 client.send(topic, value=tick.to_json(), partition=partition, timestamp_ms=now_ms)
             client.flush(timeout=60)
             n += 1

@@ -33,11 +33,18 @@ def embedded_target(stack: EmbeddedStack) -> Target:
     processes = stack.processes()
     settings = stack.settings
     dsn = libpq_dsn(
-        host="127.0.0.1", port=settings.postgres_port, dbname=settings.postgres_db, user=ADMIN_USER,
+        host="127.0.0.1",
+        port=settings.postgres_port,
+        dbname=settings.postgres_db,
+        user=ADMIN_USER,
         password=stack.credentials.admin_password,
     )
     return Target(
-        "embedded", stack.kafka.bootstrap, settings.kafka_topic, settings.kafka_topic_partitions, dsn,
+        "embedded",
+        stack.kafka.bootstrap,
+        settings.kafka_topic,
+        settings.kafka_topic_partitions,
+        dsn,
         lambda service: processes[service].pid(),
     )
 
@@ -62,6 +69,10 @@ def container_target(outputs: dict, partitions: int) -> Target:
         **{service: outputs["containers"][service] for service in ("kafka", "postgres", "producer")},
     }
     return Target(
-        "containers", outputs["kafka_bootstrap_servers"], outputs["kafka_topic"], partitions,
-        outputs["postgres_admin_dsn"] + " connect_timeout=5", lambda service: container_pid(names[service]),
+        "containers",
+        outputs["kafka_bootstrap_servers"],
+        outputs["kafka_topic"],
+        partitions,
+        outputs["postgres_admin_dsn"] + " connect_timeout=5",
+        lambda service: container_pid(names[service]),
     )

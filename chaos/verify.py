@@ -35,8 +35,10 @@ class Landing:
 
     @property
     def duplicated(self) -> int:
-        return max(0, self.clicks - self.sent) + max(0, self.minute_aggregates - self.sent) + max(
-            0, self.session_pages - self.sent
+        return (
+            max(0, self.clicks - self.sent)
+            + max(0, self.minute_aggregates - self.sent)
+            + max(0, self.session_pages - self.sent)
         )
 
     @property
@@ -108,7 +110,9 @@ def wait_for_landing(
 def newest_producer_run(dsn: str) -> str | None:
     """The run id of the newest click the producer sent (its ids are `<12 hex digits>-<n>`)."""
     with closing(psycopg2.connect(dsn)) as conn, conn.cursor() as cur:
-        cur.execute("SELECT event_id FROM clicks WHERE event_id ~ '^[0-9a-f]{12}-[0-9]+$' ORDER BY event_time DESC LIMIT 1")
+        cur.execute(
+            "SELECT event_id FROM clicks WHERE event_id ~ '^[0-9a-f]{12}-[0-9]+$' ORDER BY event_time DESC LIMIT 1"
+        )
         row = cur.fetchone()
     return row[0].rsplit("-", 1)[0] if row else None
 

@@ -54,6 +54,20 @@ class MetabaseClient:
             raise MetabaseError(method, path, response.status_code, _error_detail(response))
         return response.json() if response.content else None
 
+    def _object(self, method: str, path: str, body: Json | None = None, params: dict[str, Any] | None = None) -> Json:
+        return _as_object(self._call(method, path, body, params), method, path)
+
+    def _objects(
+        self, method: str, path: str, params: dict[str, Any] | None = None, key: str | None = None
+    ) -> list[Json]:
+        """A JSON list of objects: the whole answer, or its `key` member (Metabase wraps some lists in `data`)."""
+        answer = self._call(method, path, None, params)
+        if key is not None:
+            answer = _as_object(answer, method, path).get(key)
+        if not isinstance(answer, list):
+            raise MetabaseError(method, path, 200, f"expected a JSON list, got {type(answer).__name__}")
+        return [_as_object(item, method, path) for item in answer]
+
     def _use_session(self, session_id: str) -> None:
         self._http.headers[SESSION_HEADER] = session_id
 
@@ -81,7 +95,7 @@ class MetabaseClient:
 
     def session_properties(self) -> Json:
         """Public settings; before first-run setup they include `setup-token`."""
-        return self._call("GET", "/api/session/properties")
+        return self._object("GET", "/api/session/properties")
 
     def setup(self, token: str, email: str, password: str, first_name: str, last_name: str, site_name: str) -> None:
         """Create the first admin (only possible once) and keep the session it returns."""
@@ -97,47 +111,47 @@ class MetabaseClient:
 
     # --- databases ---------------------------------------------------------------------------------
     def databases(self) -> list[Json]:
-        return self._call("GET", "/api/database")["data"]
+        return self._objects("GET", "/api/database", key="data")
 
     def create_database(self, name: str, engine: str, details: Json) -> Json:
-        return self._call("POST", "/api/database", {"name": name, "engine": engine, "details": details})
+        return self._object("POST", "/api/database", {"name": name, "engine": engine, "details": details})
 
     def update_database(self, database_id: int, details: Json) -> Json:
-        return self._call("PUT", f"/api/database/{database_id}", {"details": details})
+        return self._object("PUT", f"/api/database/{database_id}", {"details": details})
 
     # --- collections -------------------------------------------------------------------------------
     def collections(self) -> list[Json]:
-        return self._call("GET", "/api/collection")
+        return self._objects("GET", "/api/collection")
 
     def create_collection(self, name: str, description: str) -> Json:
-        return self._call("POST", "/api/collection", {"name": name, "description": description or None})
+        return self._object("POST", "/api/collection", {"name": name, "description": description or None})
 
     def collection_items(self, collection_id: int, model: str) -> list[Json]:
-        return self._call("GET", f"/api/collection/{collection_id}/items", params={"models": model})["data"]
+        return self._objects("GET", f"/api/collection/{collection_id}/items", params={"models": model}, key="data")
 
     # --- cards -------------------------------------------------------------------------------------
     def card(self, card_id: int) -> Json:
-        return self._call("GET", f"/api/card/{card_id}")
+        return self._object("GET", f"/api/card/{card_id}")
 
     def create_card(self, card: Json) -> Json:
-        return self._call("POST", "/api/card", card)
+        return self._object("POST", "/api/card", card)
 
     def update_card(self, card_id: int, changes: Json) -> Json:
-        return self._call("PUT", f"/api/card/{card_id}", changes)
+        return self._object("PUT", f"/api/card/{card_id}", changes)
 
     # --- dashboards --------------------------------------------------------------------------------
     def dashboard(self, dashboard_id: int) -> Json:
-        return self._call("GET", f"/api/dashboard/{dashboard_id}")
+        return self._object("GET", f"/api/dashboard/{dashboard_id}")
 
     def create_dashboard(self, name: str, description: str, collection_id: int) -> Json:
-        return self._call(
+        return self._object(
             "POST", "/api/dashboard", {"name": name, "description": description or None, "collection_id": collection_id}
         )
 
     def update_dashboard(self, dashboard_id: int, changes: Json) -> Json:
         """Recent Metabase updates the dashboard and its cards in one call: `dashcards` is the full
         list, a negative id creates a dashcard, and a dashcard left out is removed."""
-        return self._call("PUT", f"/api/dashboard/{dashboard_id}", changes)
+        return self._object("PUT", f"/api/dashboard/{dashboard_id}", changes)
 
 
 def _error_detail(response: requests.Response) -> str:
@@ -173,3 +187,9 @@ def _json_or_none(response: requests.Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+def _as_object(answer: Any, method: str, path: str) -> Json:
+    if not isinstance(answer, dict):
+        raise MetabaseError(method, path, 200, f"expected a JSON object, got {type(answer).__name__}")
+    return answer

@@ -111,7 +111,8 @@ def _render_card(result: CardResult) -> str:
     width, height = _body_size(layout.size_x, layout.size_y)
     return (
         f'<section class="card {escape(card.display)}" data-card="{escape(card.key)}" '
-        f'style="grid-column: {layout.col + 1} / span {layout.size_x}; grid-row: {layout.row + 1} / span {layout.size_y}">'
+        f'style="grid-column: {layout.col + 1} / span {layout.size_x}; '
+        f'grid-row: {layout.row + 1} / span {layout.size_y}">'
         f'<h2>{escape(card.name)}</h2><p class="description">{escape(card.description)}</p>'
         f'<div class="body">{_render_body(result, width, height)}</div></section>'
     )
@@ -194,7 +195,8 @@ header p {{ margin: 2px 0; }}
         grid-template-columns: repeat({GRID_COLUMNS}, 1fr); grid-auto-rows: {ROW_HEIGHT}px; }}
 .card {{ background: #fff; border: 1px solid #eeecec; border-radius: 8px; padding: {CARD_PADDING}px;
         box-shadow: 0 1px 3px rgba(0, 0, 0, 0.08); overflow: hidden; display: flex; flex-direction: column; }}
-.card h2 {{ margin: 0; font-size: 15px; color: #2e353b; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }}
+.card h2 {{ margin: 0; font-size: 15px; color: #2e353b; white-space: nowrap; overflow: hidden;
+           text-overflow: ellipsis; }}
 .description {{ margin: 2px 0 0; height: {CARD_HEADER - 22}px; font-size: 12px; color: #949aab;
                white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }}
 .body {{ flex: 1; min-height: 0; overflow: hidden; }}

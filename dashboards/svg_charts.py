@@ -78,7 +78,8 @@ def bar_chart(items: Sequence[tuple[str, float]], width: int, height: int) -> st
         tooltip = f"<title>{escape(label)}</title>" if short != label else ""
         parts.append(f"<g>{tooltip}{_text(label_w - 8, y_mid + 4, short, anchor='end')}</g>")
         parts.append(
-            f'<rect x="{label_w}" y="{y_mid - bar_h / 2:.1f}" width="{max(bar, 1):.1f}" height="{bar_h:.1f}" rx="2" fill="{ACCENT}"/>'
+            f'<rect x="{label_w}" y="{y_mid - bar_h / 2:.1f}" width="{max(bar, 1):.1f}" '
+            f'height="{bar_h:.1f}" rx="2" fill="{ACCENT}"/>'
         )
         parts.append(_text(label_w + bar + 6, y_mid + 4, format_number(value), anchor="start", weight="bold"))
     parts.append("</svg>")
@@ -106,7 +107,10 @@ def _evenly_spaced(count: int, slots: int) -> list[int]:
 
 
 def _svg_open(width: int, height: int) -> str:
-    return f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img">'
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img">'
+    )
 
 
 def _text(x: float, y: float, content: str, anchor: str, weight: str = "normal") -> str:

@@ -24,8 +24,10 @@ copy_tree() { # copy_tree SRC DEST: a source tree without caches
 }
 
 python_slice() { # python_slice IMAGE: requirements.txt = pyproject's runtime deps minus the image's excludes, from the lock
+    local excludes
+    mapfile -t excludes < <(grep -v '^#' "$root/docker/$1/requirements.exclude")
     python3 "$root/docker/common/lockslice.py" "$root/requirements.lock" --pyproject "$root/pyproject.toml" \
-        --exclude $(grep -v '^#' "$root/docker/$1/requirements.exclude") >"$tmp/requirements.txt"
+        --exclude "${excludes[@]}" >"$tmp/requirements.txt"
 }
 
 case "$image" in

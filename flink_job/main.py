@@ -8,11 +8,11 @@ from pathlib import Path
 # `flink run -py` executes this file as a script; make the repository's packages importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pyflink.table import EnvironmentSettings, TableEnvironment  # noqa: E402
+from pyflink.table import EnvironmentSettings, TableEnvironment
 
-from flink_job.pipeline import insert_statements, sink_ddls, source_ddl, users_ddl, view_ddls  # noqa: E402
-from flink_job.settings import JobSettings  # noqa: E402
-from flink_job.validation import function_ddl  # noqa: E402
+from flink_job.pipeline import insert_statements, sink_ddls, source_ddl, users_ddl, view_ddls
+from flink_job.settings import JobSettings
+from flink_job.validation import function_ddl
 
 
 def build(settings: JobSettings) -> TableEnvironment:

@@ -1,18 +1,18 @@
 """The job's tables and statements: where a Kafka message becomes a row.
 
-    kafka_clicks (raw payload + partition/offset/timestamp)
-      -> parsed_clicks      the payload parsed once (JSON_FIELDS, flink_job/functions)
-      -> checked            every message with its reject reason (NULL when valid)
-      -> rejected_events    messages with a reason, with their payload and Kafka position
-      -> valid_clicks       typed clicks, event time + watermark
-           -> clicks                      upsert on event_id (replays overwrite)
-  Every sink is wikistream-jdbc (flink_job/functions): a row PostgreSQL refuses goes to
-  rejected_events (with its Kafka position and raw bytes) or refused_rows, and the rest lands.
-           -> late_events                 clicks behind the watermark (counted, not lost silently)
-           -> clicks_per_minute_article   1-minute event-time windows
-           -> clicks_per_minute_referrer
-           -> clicks_per_minute_country   lookup join on users (cached)
-           -> session_stats               live per-session aggregate (upsert on session_id)
+  kafka_clicks (raw payload + partition/offset/timestamp)
+    -> parsed_clicks      the payload parsed once (JSON_FIELDS, flink_job/functions)
+    -> checked            every message with its reject reason (NULL when valid)
+    -> rejected_events    messages with a reason, with their payload and Kafka position
+    -> valid_clicks       typed clicks, event time + watermark
+         -> clicks                      upsert on event_id (replays overwrite)
+Every sink is wikistream-jdbc (flink_job/functions): a row PostgreSQL refuses goes to
+rejected_events (with its Kafka position and raw bytes) or refused_rows, and the rest lands.
+         -> late_events                 clicks behind the watermark (counted, not lost silently)
+         -> clicks_per_minute_article   1-minute event-time windows
+         -> clicks_per_minute_referrer
+         -> clicks_per_minute_country   lookup join on users (cached)
+         -> session_stats               live per-session aggregate (upsert on session_id)
 """
 
 from __future__ import annotations
@@ -107,7 +107,9 @@ def sink_ddls(settings: JobSettings) -> list[str]:
             "event_id",
         ),
         _sink_ddl(settings, "clicks_per_minute_article", minute.format(dim="article"), "window_start, article"),
-        _sink_ddl(settings, "clicks_per_minute_referrer", minute.format(dim="referrer_class"), "window_start, referrer_class"),
+        _sink_ddl(
+            settings, "clicks_per_minute_referrer", minute.format(dim="referrer_class"), "window_start, referrer_class"
+        ),
         _sink_ddl(settings, "clicks_per_minute_country", minute.format(dim="country"), "window_start, country"),
         _sink_ddl(
             settings,

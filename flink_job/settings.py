@@ -69,8 +69,11 @@ class JobSettings(BaseSettings):
         """The same database and role for a Python client (the job keeper's health records)."""
         address = urlsplit(self.postgres_jdbc_url.removeprefix("jdbc:"))
         return libpq_dsn(
-            host=address.hostname or "", port=address.port or 5432, dbname=address.path.lstrip("/"),
-            user=self.postgres_user, password=self.postgres_password,
+            host=address.hostname or "",
+            port=address.port or 5432,
+            dbname=address.path.lstrip("/"),
+            user=self.postgres_user,
+            password=self.postgres_password,
         )
 
     @property

@@ -162,14 +162,17 @@ def run(
         paced = pace if pace is not None else not dry_run
         writer, delivered = None, frozenset[str]()
         if journal is not None and not dry_run:
-            writer, delivered = _resume(Journal(journal), simulator, settings, _run_params(rate, speedup, total, model, users))
+            writer, delivered = _resume(
+                Journal(journal), simulator, settings, _run_params(rate, speedup, total, model, users)
+            )
         stats = StatsLine()
         sent = 0
         # Installed only now: a Ctrl-C during a model build or a connection retry still interrupts at once.
         stop = _stop_on_signals()
         try:
-            sent = run_stream(simulator, sink, total, (lambda: Pacer(STEP_S)) if paced else None, stop, stats,
-                              writer, delivered)
+            sent = run_stream(
+                simulator, sink, total, (lambda: Pacer(STEP_S)) if paced else None, stop, stats, writer, delivered
+            )
         finally:
             sink.close()
         if writer is not None:
@@ -201,13 +204,17 @@ def _resume(
         return JournalWriter(journal, params, {}), frozenset()
     simulator.restore(checkpoint.state)
     try:
-        delivered = delivered_after(settings.kafka_bootstrap_servers, settings.kafka_topic, checkpoint.offsets,
-                                    simulator.run_id)
+        delivered = delivered_after(
+            settings.kafka_bootstrap_servers, settings.kafka_topic, checkpoint.offsets, simulator.run_id
+        )
     except (KafkaError, TimeoutError) as error:
         raise ProducerError(f"cannot read back what run {simulator.run_id} delivered: {error}") from error
     log.info(
         "RESUMING run %s at event %d (journal %s): %d later events are in Kafka already and are not sent again",
-        simulator.run_id, simulator.emitted, journal.path, len(delivered),
+        simulator.run_id,
+        simulator.emitted,
+        journal.path,
+        len(delivered),
     )
     return JournalWriter(journal, params, checkpoint.offsets), frozenset(delivered)
 

@@ -95,7 +95,7 @@ def iter_rows(
     with raw:
         stream: BinaryIO = raw
         if raw.read(2) == GZIP_MAGIC:
-            stream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
+            stream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]  # a GzipFile reads as a BinaryIO
         raw.seek(0)
         try:
             for line_number, line in enumerate(stream, 1):

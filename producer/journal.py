@@ -46,7 +46,9 @@ class Journal:
     def load(self) -> Checkpoint | None:
         try:
             raw = json.loads(self.path.read_text())
-            return Checkpoint(raw["params"], SimulatorState(**raw["state"]), {int(p): o for p, o in raw["offsets"].items()})
+            return Checkpoint(
+                raw["params"], SimulatorState(**raw["state"]), {int(p): o for p, o in raw["offsets"].items()}
+            )
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError) as error:
@@ -58,8 +60,15 @@ class Journal:
         temporary = self.path.with_suffix(".tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(orjson.dumps({"params": checkpoint.params, "state": asdict(checkpoint.state),
-                                       "offsets": {str(p): o for p, o in checkpoint.offsets.items()}}))
+            handle.write(
+                orjson.dumps(
+                    {
+                        "params": checkpoint.params,
+                        "state": asdict(checkpoint.state),
+                        "offsets": {str(p): o for p, o in checkpoint.offsets.items()},
+                    }
+                )
+            )
         temporary.replace(self.path)
 
 
@@ -131,8 +140,9 @@ class JournalWriter:
 
 def delivered_after(bootstrap: str, topic: str, offsets: dict[int, int], run_id: str) -> set[str]:
     """Ids of the run's events in the topic after the checkpoint's offsets (read up to the current end)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-                             request_timeout_ms=30_000)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, request_timeout_ms=30_000
+    )
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
         consumer.assign(partitions)

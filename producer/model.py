@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from tqdm import tqdm
 
 from producer.clickstream import ClickstreamError, ParseReport, iter_rows
@@ -51,15 +52,15 @@ def is_synthetic_name(path: Path) -> bool:
 @dataclass(frozen=True)
 class ClickstreamModel:
     title_blob: bytes
-    title_offsets: np.ndarray
-    link_indptr: np.ndarray
-    link_dst: np.ndarray
-    link_cum: np.ndarray
-    entry_referrer: np.ndarray
-    entry_curr: np.ndarray
-    entry_type: np.ndarray
-    entry_cum: np.ndarray
-    p_continue: np.ndarray
+    title_offsets: npt.NDArray[Any]
+    link_indptr: npt.NDArray[Any]
+    link_dst: npt.NDArray[Any]
+    link_cum: npt.NDArray[Any]
+    entry_referrer: npt.NDArray[Any]
+    entry_curr: npt.NDArray[Any]
+    entry_type: npt.NDArray[Any]
+    entry_cum: npt.NDArray[Any]
+    p_continue: npt.NDArray[Any]
     meta: dict[str, Any]
 
     @property
@@ -117,7 +118,11 @@ def build_model(
 
     size = clickstream.stat().st_size if clickstream.is_file() else None
     with tqdm(total=size, unit="B", unit_scale=True, desc=f"reading {clickstream.name}", disable=not progress) as bar:
-        for prev, curr, link_type, n in iter_rows(clickstream, report, lambda done: bar.update(done - bar.n)):
+
+        def show(done: int) -> None:
+            bar.update(done - bar.n)
+
+        for prev, curr, link_type, n in iter_rows(clickstream, report, show):
             target = titles.id(curr)
             titles.in_n[target] += n
             referrer = referrer_index.get(prev)

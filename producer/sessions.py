@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
+from typing import Any
 
 from producer.model import ClickstreamModel
 from producer.walker import DwellTime, Walker
@@ -67,8 +68,8 @@ class SimulatorState:
 
     run_id: str
     origin_ms: int
-    rng: list  # [version, internal state, gauss_next] of random.Random.getstate()
-    pending: list[list]  # [time, tiebreak, session_id, user_id, seq, prev, article] per open session
+    rng: list[Any]  # [version, internal state, gauss_next] of random.Random.getstate()
+    pending: list[list[Any]]  # [time, tiebreak, session_id, user_id, seq, prev, article] per open session
     tiebreak: int
     clock: float
     tokens: float
@@ -125,7 +126,12 @@ class ClickSimulator:
             (at, tie, _OpenSession(session_id, user_id, seq, prev, article))
             for at, tie, session_id, user_id, seq, prev, article in state.pending
         ]
-        self._tiebreak, self._clock, self._tokens, self.emitted = state.tiebreak, state.clock, state.tokens, state.emitted
+        self._tiebreak, self._clock, self._tokens, self.emitted = (
+            state.tiebreak,
+            state.clock,
+            state.tokens,
+            state.emitted,
+        )
 
     @property
     def clock_ms(self) -> int:

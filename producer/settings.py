@@ -6,7 +6,8 @@
 | POSTGRES_PORT                    | POSTGRES_PORT of config/stack.env        |
 | POSTGRES_DB                      | POSTGRES_DB of config/stack.env          |
 | POSTGRES_USER                    | wikistream_seeder (seeds and reads users) |
-| POSTGRES_PASSWORD                | empty (libpq then tries ~/.pgpass); or the file WIKISTREAM_SECRETS_DIR/POSTGRES_PASSWORD |
+| POSTGRES_PASSWORD                | empty (libpq then tries ~/.pgpass); or the file                  |
+|                                  | WIKISTREAM_SECRETS_DIR/POSTGRES_PASSWORD                         |
 | KAFKA_BOOTSTRAP_SERVERS          | 127.0.0.1:KAFKA_PORT of config/stack.env |
 | KAFKA_TOPIC                      | KAFKA_TOPIC of config/stack.env          |
 | KAFKA_CONNECT_ATTEMPTS           | 5 (back-off 1, 2, 4, 8 s between them)   |
@@ -53,7 +54,10 @@ class ProducerSettings(BaseSettings):
     @property
     def postgres_dsn(self) -> str:
         return libpq_dsn(
-            host=self.postgres_host, port=self.postgres_port, dbname=self.postgres_db, user=self.postgres_user,
+            host=self.postgres_host,
+            port=self.postgres_port,
+            dbname=self.postgres_db,
+            user=self.postgres_user,
             password=self.postgres_password,
         )
 

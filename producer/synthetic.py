@@ -24,10 +24,52 @@ DEFAULT_ARTICLES = 3000
 # The dumps drop pairs with 10 clicks or fewer.
 MIN_PUBLISHED_N = 11
 
-_SYLLABLES = (
-    "var nel kor ash mir tol bre dun os qua rin sel thar ul ven zor lyn cas dor fen gal hal isk jor kel "
-    "lum mor nor pel ras sten tiv ard bel cen dra eth fal gor han ivo kes lar mon"
-).split()
+_SYLLABLES = [
+    "var",
+    "nel",
+    "kor",
+    "ash",
+    "mir",
+    "tol",
+    "bre",
+    "dun",
+    "os",
+    "qua",
+    "rin",
+    "sel",
+    "thar",
+    "ul",
+    "ven",
+    "zor",
+    "lyn",
+    "cas",
+    "dor",
+    "fen",
+    "gal",
+    "hal",
+    "isk",
+    "jor",
+    "kel",
+    "lum",
+    "mor",
+    "nor",
+    "pel",
+    "ras",
+    "sten",
+    "tiv",
+    "ard",
+    "bel",
+    "cen",
+    "dra",
+    "eth",
+    "fal",
+    "gor",
+    "han",
+    "ivo",
+    "kes",
+    "lar",
+    "mon",
+]
 # A few accented letters, so that the dataset exercises UTF-8 like a real wiki's titles do.
 _ACCENTED = {"o": "ö", "e": "é", "a": "å", "n": "ñ", "u": "ü"}
 _PLACE_KINDS = ("River", "Castle", "Cathedral", "Railway_station", "University", "Airport", "Lake", "Province")

@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from producer.model import REFERRERS, ClickstreamModel
 from wikistream.events import LINK_TYPES
@@ -37,7 +39,7 @@ class Entry:
     type: str
 
 
-def _weighted_index(cum: np.ndarray, lo: int, hi: int, rng: random.Random) -> int:
+def _weighted_index(cum: npt.NDArray[Any], lo: int, hi: int, rng: random.Random) -> int:
     """An index in [lo, hi) drawn in proportion to the weights whose running sums are cum."""
     base = int(cum[lo - 1]) if lo else 0
     point = base + rng.randrange(int(cum[hi - 1]) - base)

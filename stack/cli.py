@@ -41,7 +41,8 @@ def run(wait_rows_timeout: float = typer.Option(180.0, help="Seconds to wait for
         "\nwikistream is running.\n"
         f"  Flink UI:   {stack.flink.rest_url}\n"
         f"  Kafka:      {stack.kafka.bootstrap} (topic '{settings.kafka_topic}')\n"
-        f"  PostgreSQL: 127.0.0.1:{settings.postgres_port}/{settings.postgres_db} (credentials in {stack.layout.secrets_file})\n"
+        f"  PostgreSQL: 127.0.0.1:{settings.postgres_port}/{settings.postgres_db} "
+        f"(credentials in {stack.layout.secrets_file})\n"
         f"  Logs:       {stack.layout.log_dir}\n"
         "Next: make count-rows | make status | make stop | make reset"
     )
@@ -85,10 +86,7 @@ def _container_status() -> list[tuple[str, str]]:
 
 
 def _service_line(service: ServiceStatus) -> str:
-    if service.pid is None:
-        state = "down"
-    else:
-        state = f"up (pid {service.pid})"
+    state = "down" if service.pid is None else f"up (pid {service.pid})"
     if service.supervised not in (None, "RUNNING"):
         state += f", supervisor: {service.supervised}"
     return f"  {service.name:<18} {state}" + (f"  {service.detail}" if service.detail and service.pid else "")

@@ -78,8 +78,8 @@ def _docker_state(name: str) -> str:
     """'running (healthy)', 'exited', ... or 'missing'."""
     if shutil.which("docker") is None:
         raise PrerequisiteError("docker is not on PATH.")
-    result = subprocess.run(  # noqa: S603
-        ["docker", "inspect", "--format", "{{json .State}}", name],  # noqa: S607
+    result = subprocess.run(
+        ["docker", "inspect", "--format", "{{json .State}}", name],
         capture_output=True,
         text=True,
         check=False,

@@ -69,7 +69,9 @@ class EmbeddedStack:
         self.settings = settings
         self.layout = Layout(settings.state_path)
         self._credentials: Credentials | None = None
-        self.kafka = EmbeddedKafka(self.layout, settings.kafka_port, settings.kafka_controller_port, settings.kafka_heap)
+        self.kafka = EmbeddedKafka(
+            self.layout, settings.kafka_port, settings.kafka_controller_port, settings.kafka_heap
+        )
         memory = FlinkMemory(
             settings.flink_jobmanager_memory, settings.flink_taskmanager_memory, settings.flink_managed_memory_fraction
         )
@@ -93,7 +95,10 @@ class EmbeddedStack:
     @property
     def postgres(self) -> EmbeddedPostgres:
         return EmbeddedPostgres(
-            self.layout, self.settings.postgres_port, self.settings.postgres_db, self.credentials,
+            self.layout,
+            self.settings.postgres_port,
+            self.settings.postgres_db,
+            self.credentials,
             self.settings.wikistream_root_runtime_dir,
         )
 
@@ -157,7 +162,10 @@ class EmbeddedStack:
 
     def writer_dsn(self, password: str | None = None, connect_timeout: int = 5) -> str:
         return libpq_dsn(
-            host="127.0.0.1", port=self.settings.postgres_port, dbname=self.settings.postgres_db, user=WRITER_USER,
+            host="127.0.0.1",
+            port=self.settings.postgres_port,
+            dbname=self.settings.postgres_db,
+            user=WRITER_USER,
             password=self.credentials.writer_password if password is None else password,
             connect_timeout=connect_timeout,
         )
@@ -181,8 +189,16 @@ class EmbeddedStack:
             return Launch(self.metabase.command(), self.metabase.env(dict(os.environ)))
         if name == "producer":
             # With a journal: a producer killed mid-run resumes the same run, losing and repeating nothing.
-            command = [sys.executable, "-m", "producer", "run", "--rate", str(self.settings.producer_rate),
-                       "--journal", str(self.producer_journal)]
+            command = [
+                sys.executable,
+                "-m",
+                "producer",
+                "run",
+                "--rate",
+                str(self.settings.producer_rate),
+                "--journal",
+                str(self.producer_journal),
+            ]
             return Launch(command, self.producer_env())
         raise PrerequisiteError(f"unknown service '{name}' (one of {', '.join(self.processes())})")
 
@@ -324,7 +340,7 @@ class EmbeddedStack:
 
     def _seed_users(self) -> None:
         env = self.producer_env()
-        result = subprocess.run(  # noqa: S603
+        result = subprocess.run(
             [sys.executable, "-m", "producer", "seed-users", "--count", str(self.settings.users_count)],
             env=env,
             capture_output=True,
@@ -346,7 +362,7 @@ class EmbeddedStack:
             if live and self.flink.rest.all_tasks_running(live[0].job_id):
                 break
             if self.supervisor.state("job-keeper") == "FATAL" or time.monotonic() > deadline:
-                failure = (self.flink.rest.exceptions(live[0].job_id) or [None])[0] if live else None
+                failure = next(iter(self.flink.rest.exceptions(live[0].job_id)), None) if live else None
                 raise PrerequisiteError(
                     f"the Flink job is not RUNNING after {timeout:.0f} s"
                     f" ({failure.summary if failure else 'no error reported'}): see {self.keeper.log_file}"
@@ -371,7 +387,9 @@ class EmbeddedStack:
             elif count > first:
                 return count
             time.sleep(1)
-        raise PrerequisiteError(f"no new rows reached the clicks table within {timeout:.0f} s: see {self.layout.log_dir}")
+        raise PrerequisiteError(
+            f"no new rows reached the clicks table within {timeout:.0f} s: see {self.layout.log_dir}"
+        )
 
     def stop_service(self, name: str) -> bool:
         """Stop one supervised service (it stays stopped until `start_service` or `make run`)."""
@@ -396,6 +414,7 @@ class EmbeddedStack:
         """Stop every service (first Metabase, the producer and the keeper, then the job with a savepoint), by pid."""
         processes = self.all_processes()
         supervised = self.supervisor.is_running()
+
         def stop_one(program: Program) -> None:
             stopped = supervised and self.supervisor.stop_program(program.name)
             # Without supervisord (it was killed), or whatever it did not stop: by pid file.

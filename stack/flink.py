@@ -133,7 +133,9 @@ class FlinkCluster:
             if overview and overview.get("slots-total", 0) >= self.task_slots:
                 return
             time.sleep(0.5)
-        raise PrerequisiteError(f"the Flink TaskManager did not register within {timeout:.0f} s: see {self.layout.log_dir}")
+        raise PrerequisiteError(
+            f"the Flink TaskManager did not register within {timeout:.0f} s: see {self.layout.log_dir}"
+        )
 
     def submit(self, job_env: dict[str, str], restore_from: Path | None) -> str:
         """Submit the PyFlink job detached; returns the job id the client printed."""
@@ -142,7 +144,7 @@ class FlinkCluster:
             command += ["-s", str(restore_from)]
         command += ["-py", str(JOB_ENTRYPOINT), "-pyfs", str(REPO_ROOT)]
         env = self.env() | job_env
-        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False, cwd=REPO_ROOT)  # noqa: S603
+        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False, cwd=REPO_ROOT)
         log = self.layout.log_dir / "flink-submit.log"
         log.write_text(result.stdout + result.stderr)
         for line in result.stdout.splitlines():

@@ -109,7 +109,7 @@ def resolve_jars(settings: StackSettings, tools_dir: Path) -> bool:
     mvn = maven_command(settings, tools_dir)
     shutil.rmtree(JARS_DIR / "target", ignore_errors=True)
     defines = [f"-D{key}={value}" for key, value in _maven_properties(settings).items()]
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [mvn, "-B", "-q", "-f", str(JARS_DIR / "pom.xml"), "package", *defines],
         capture_output=True,
         text=True,

@@ -86,14 +86,16 @@ class EmbeddedKafka:
         if (self.home / "data" / "meta.properties").exists():
             return
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        result = subprocess.run(  # noqa: S603
+        result = subprocess.run(
             self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self._properties_file)),
             capture_output=True,
             text=True,
             check=False,
         )
         if result.returncode != 0:
-            raise PrerequisiteError(f"formatting Kafka storage failed: {(result.stderr or result.stdout).strip()[-500:]}")
+            raise PrerequisiteError(
+                f"formatting Kafka storage failed: {(result.stderr or result.stdout).strip()[-500:]}"
+            )
 
     def prepare(self) -> None:
         """Configuration written and storage formatted (once): what must hold before every start."""
@@ -118,7 +120,9 @@ class EmbeddedKafka:
 
     def ensure_topic(self, topic: str, partitions: int) -> bool:
         """Create the topic if it does not exist; returns True when it was created."""
-        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="wikistream-stack", request_timeout_ms=30000)
+        admin = KafkaAdminClient(
+            bootstrap_servers=self.bootstrap, client_id="wikistream-stack", request_timeout_ms=30000
+        )
         try:
             admin.create_topics([NewTopic(name=topic, num_partitions=partitions, replication_factor=1)])
             return True

@@ -26,7 +26,7 @@ from stack.credentials import Credentials
 from stack.layout import SQL_DIR, Layout
 from stack.postgres_home import PostgresHome
 from stack.preflight import PrerequisiteError
-from stack.process import ManagedProcess, RunAs, unprivileged_identity
+from stack.process import ManagedProcess, RunAs, popen_identity, unprivileged_identity
 from wikistream.postgres import ADMIN_USER, libpq_dsn
 from wikistream.settings import stack_settings
 
@@ -77,9 +77,7 @@ class EmbeddedPostgres:
         return self.home.data_dir
 
     def _run(self, args: list[str]) -> None:
-        result = subprocess.run(  # noqa: S603
-            args, capture_output=True, text=True, check=False, **(self.run_as.popen_kwargs() if self.run_as else {})
-        )
+        result = subprocess.run(args, capture_output=True, text=True, check=False, **popen_identity(self.run_as))
         if result.returncode != 0:
             raise PrerequisiteError(f"{Path(args[0]).name} failed: {(result.stderr or result.stdout).strip()[-500:]}")
 
@@ -110,8 +108,10 @@ class EmbeddedPostgres:
             self._run(
                 [
                     str(self.home.bin_dir / "initdb"),
-                    "-D", str(self.data_dir),
-                    "-U", ADMIN_USER,
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    ADMIN_USER,
                     f"--pwfile={pw_path}",
                     "--auth=scram-sha-256",
                     "--encoding=UTF8",
@@ -129,15 +129,22 @@ class EmbeddedPostgres:
     def command(self) -> list[str]:
         return [
             str(self.home.bin_dir / "postgres"),
-            "-D", str(self.data_dir),
-            "-c", "listen_addresses=127.0.0.1",
-            "-c", f"port={self.port}",
+            "-D",
+            str(self.data_dir),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"port={self.port}",
             # TCP only: no socket file to place where the server account can write.
-            "-c", "unix_socket_directories=",
-            "-c", "timezone=UTC",
-            "-c", "max_connections=100",
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "timezone=UTC",
+            "-c",
+            "max_connections=100",
             # Commit times of rows: the benchmark reads end-to-end latency from them.
-            "-c", "track_commit_timestamp=on",
+            "-c",
+            "track_commit_timestamp=on",
         ]
 
     def start(self, timeout: float = 60.0) -> None:
@@ -174,7 +181,10 @@ class EmbeddedPostgres:
     def admin_connect(self, database: str | None = None) -> psycopg2.extensions.connection:
         return psycopg2.connect(
             libpq_dsn(
-                host="127.0.0.1", port=self.port, dbname=database or self.database, user=ADMIN_USER,
+                host="127.0.0.1",
+                port=self.port,
+                dbname=database or self.database,
+                user=ADMIN_USER,
                 password=self.credentials.admin_password,
             )
         )

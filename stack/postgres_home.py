@@ -25,7 +25,7 @@ from pathlib import Path
 
 from stack.layout import Layout
 from stack.preflight import PrerequisiteError
-from stack.process import RunAs
+from stack.process import RunAs, popen_identity
 
 LOCATION_FILE = "location"
 
@@ -43,7 +43,7 @@ class PostgresHome:
 
 def can_reach(run_as: RunAs, path: Path) -> bool:
     """Whether the server account can enter (or run) path."""
-    probe = subprocess.run(["test", "-x", str(path)], check=False, **run_as.popen_kwargs())  # noqa: S603, S607 - fixed command
+    probe = subprocess.run(["test", "-x", str(path)], check=False, **popen_identity(run_as))
     return probe.returncode == 0
 
 

@@ -7,6 +7,7 @@ Services run in their own session, so stopping one stops the whole process group
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import signal
@@ -14,6 +15,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 
 def _stat_fields(pid: int) -> list[str] | None:
@@ -73,6 +75,18 @@ def _start_ticks(pid: int) -> str | None:
     return fields[19] if fields is not None else None
 
 
+class PopenIdentity(TypedDict, total=False):
+    """The subprocess arguments that start a child as another account."""
+
+    user: int
+    group: int
+    extra_groups: list[int]
+
+
+def popen_identity(run_as: RunAs | None) -> PopenIdentity:
+    return run_as.popen_kwargs() if run_as else {}
+
+
 @dataclass(frozen=True)
 class RunAs:
     """An unprivileged account to run a service as (PostgreSQL refuses to run as root)."""
@@ -80,7 +94,7 @@ class RunAs:
     uid: int
     gid: int
 
-    def popen_kwargs(self) -> dict[str, object]:
+    def popen_kwargs(self) -> PopenIdentity:
         return {"user": self.uid, "group": self.gid, "extra_groups": []}
 
     def become(self) -> None:
@@ -141,7 +155,7 @@ class ManagedProcess:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
-            proc = subprocess.Popen(  # noqa: S603 - commands are built by the stack, not from input
+            proc = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -149,7 +163,7 @@ class ManagedProcess:
                 env=env,
                 cwd=cwd,
                 start_new_session=True,
-                **(run_as.popen_kwargs() if run_as else {}),
+                **popen_identity(run_as),
             )
         self.claim(proc.pid)
         return proc.pid
@@ -170,19 +184,15 @@ class ManagedProcess:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self._group_alive(pid):
             _reap(pid)
             time.sleep(0.2)
         if self._group_alive(pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             while self._group_alive(pid):
                 _reap(pid)
                 time.sleep(0.1)
@@ -196,7 +206,5 @@ class ManagedProcess:
 
 def _reap(pid: int) -> None:
     """Collect the exit status when the service is our own child, so it does not linger as a zombie."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

@@ -15,13 +15,15 @@ def count_rows(*, host: str, port: int, dbname: str, user: str, password: str, h
     try:
         conn = psycopg2.connect(libpq_dsn(host=host, port=port, dbname=dbname, user=user, password=password))
     except psycopg2.OperationalError as error:
-        raise PrerequisiteError(f"PostgreSQL at {host}:{port} is not reachable ({error.args[0].strip()}): {hint}") from error
+        raise PrerequisiteError(
+            f"PostgreSQL at {host}:{port} is not reachable ({error.args[0].strip()}): {hint}"
+        ) from error
     try:
         with conn.cursor() as cur:
             counts = {}
             for table in COUNTED_TABLES:
-                cur.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed table names
-                counts[table] = int(cur.fetchone()[0])
+                cur.execute(f"SELECT count(*) FROM {table}")
+                counts[table] = int((cur.fetchone() or (0,))[0])
             return counts
     finally:
         conn.close()

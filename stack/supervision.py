@@ -11,6 +11,7 @@ supervisord restarts whatever exits (autorestart), with back-off when a start fa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sys
 import tempfile
@@ -18,6 +19,7 @@ import time
 import xmlrpc.client
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from supervisor.xmlrpc import SupervisorTransport
 
@@ -128,7 +130,8 @@ class Supervisor:
     def is_running(self) -> bool:
         return self.process.is_running()
 
-    def _rpc(self) -> xmlrpc.client.ServerProxy:
+    # XML-RPC answers carry no types: each one is read by the field supervisord documents.
+    def _rpc(self) -> Any:
         transport = SupervisorTransport(None, None, f"unix://{socket_path(self.layout)}")
         return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
 
@@ -199,9 +202,7 @@ class Supervisor:
         """Stop supervisord itself (after its programs); True when it was running."""
         if not self.is_running():
             return False
-        try:
+        with contextlib.suppress(OSError, xmlrpc.client.Error):
             self._rpc().supervisor.shutdown()
-        except (OSError, xmlrpc.client.Error):
-            pass
         self.process.stop(timeout=60)
         return True

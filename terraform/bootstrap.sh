@@ -67,7 +67,7 @@ terraform_ok() { # terraform_ok BINARY: same major, minor >= the pinned one
 build_terraform() {
     if command -v terraform >/dev/null && terraform_ok "$(command -v terraform)"; then
         log "terraform: $(command -v terraform) ($(terraform version -json 2>/dev/null | sed -n 's/.*"terraform_version": *"\([^"]*\)".*/\1/p'))"
-        echo "$(command -v terraform)"
+        command -v terraform
         return
     fi
     if [ -x "$tf_bin" ] && terraform_ok "$tf_bin"; then

@@ -65,7 +65,10 @@ def schema_database(postgres_server: EmbeddedPostgres, prefix: str) -> Iterator[
     with admin.cursor() as cur:
         cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     dsn = libpq_dsn(
-        host="127.0.0.1", port=postgres_server.port, dbname=name, user=ADMIN_USER,
+        host="127.0.0.1",
+        port=postgres_server.port,
+        dbname=name,
+        user=ADMIN_USER,
         password=postgres_server.credentials.admin_password,
     )
     apply_schema_files(psycopg2.connect(dsn), postgres_server.credentials)
@@ -116,7 +119,10 @@ class RunningStack:
     def admin_dsn(self) -> str:
         credentials = load_or_create(Layout(self.state_dir).secrets_file)
         return libpq_dsn(
-            host="127.0.0.1", port=int(self.env["POSTGRES_PORT"]), dbname=self.env["POSTGRES_DB"], user=ADMIN_USER,
+            host="127.0.0.1",
+            port=int(self.env["POSTGRES_PORT"]),
+            dbname=self.env["POSTGRES_DB"],
+            user=ADMIN_USER,
             password=credentials.admin_password,
         )
 
@@ -148,7 +154,9 @@ class RunningStack:
             producer.close()
 
     def send_events(self, events: list[ClickEvent], partition: int | None = None) -> list[tuple[int, int]]:
-        return self.send([(event.user_id.encode(), event.to_json(), event.event_time_ms) for event in events], partition)
+        return self.send(
+            [(event.user_id.encode(), event.to_json(), event.event_time_ms) for event in events], partition
+        )
 
     def pid(self, service: str) -> int | None:
         """The live pid of one service, from its pid file (None when it is down)."""

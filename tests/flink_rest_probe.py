@@ -73,7 +73,12 @@ def _paths(base: str, job_name: str) -> list[str]:
 
 
 def leaks_in(texts: Mapping[str, str], passwords: Mapping[str, str]) -> list[str]:
-    return [f"{role} password in {where}" for where, text in texts.items() for role, value in passwords.items() if value in text]
+    return [
+        f"{role} password in {where}"
+        for where, text in texts.items()
+        for role, value in passwords.items()
+        if value in text
+    ]
 
 
 def probe_rest(base: str, job_name: str, passwords: Mapping[str, str], logs: Iterable[tuple[str, str]] = ()) -> Probe:

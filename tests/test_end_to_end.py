@@ -69,7 +69,13 @@ def assert_landed_intact(rows: dict[str, tuple], events: list[ClickEvent]) -> No
     assert len(rows) == len(events), f"{len(events) - len(rows)} of {len(events)} events missing after {DEADLINE_S} s"
     for event in events:
         assert rows[event.event_id] == (
-            event.event_id, event.user_id, event.session_id, event.seq, event.prev, event.curr, event.type,
+            event.event_id,
+            event.user_id,
+            event.session_id,
+            event.seq,
+            event.prev,
+            event.curr,
+            event.type,
             event.event_time_ms,
         )
 
@@ -146,20 +152,30 @@ def test_running_again_changes_nothing(running_stack: RunningStack) -> None:
 def tagged(tag: str, count: int, event_time_ms: int, first_seq: int = 1) -> list[ClickEvent]:
     """Events counted by their tag in every table: articles <tag>-A*, one session <tag>-S, seq from first_seq."""
     return [
-        ClickEvent(f"{tag}-E{first_seq + i}", f"{tag}-user", f"{tag}-S", first_seq + i, "other-search",
-                   f"{tag}-A{i % 4}", "external", event_time_ms)
+        ClickEvent(
+            f"{tag}-E{first_seq + i}",
+            f"{tag}-user",
+            f"{tag}-S",
+            first_seq + i,
+            "other-search",
+            f"{tag}-A{i % 4}",
+            "external",
+            event_time_ms,
+        )
         for i in range(count)
     ]
 
 
 def table_counts(stack: RunningStack, tag: str) -> tuple[int, int, int]:
     """(clicks, sum of the minute aggregates, the session's pages) of a tag."""
-    return tuple(stack.query(
-        "SELECT (SELECT count(*) FROM clicks WHERE event_id LIKE %(e)s),"
-        " (SELECT coalesce(sum(clicks), 0) FROM clicks_per_minute_article WHERE article LIKE %(a)s),"
-        " (SELECT coalesce(max(pages), 0) FROM session_stats WHERE session_id = %(s)s)",
-        {"e": f"{tag}-E%", "a": f"{tag}-A%", "s": f"{tag}-S"},
-    )[0])
+    return tuple(
+        stack.query(
+            "SELECT (SELECT count(*) FROM clicks WHERE event_id LIKE %(e)s),"
+            " (SELECT coalesce(sum(clicks), 0) FROM clicks_per_minute_article WHERE article LIKE %(a)s),"
+            " (SELECT coalesce(max(pages), 0) FROM session_stats WHERE session_id = %(s)s)",
+            {"e": f"{tag}-E%", "a": f"{tag}-A%", "s": f"{tag}-S"},
+        )[0]
+    )
 
 
 def wait_for_counts(stack: RunningStack, tag: str, expected: tuple[int, int, int], deadline_s: float) -> None:
@@ -183,7 +199,9 @@ def test_stop_then_run_resumes_from_the_savepoint_with_state_and_without_replays
     running_stack.send_events(before)
     # The clicks are in; the window is open, so its count is still in the job's state only.
     wait_for_counts(running_stack, tag, (100, 0, 100), DEADLINE_S)
-    ingested = dict(running_stack.query("SELECT event_id, ingested_at FROM clicks WHERE event_id LIKE %s", (f"{tag}-E%",)))
+    ingested = dict(
+        running_stack.query("SELECT event_id, ingested_at FROM clicks WHERE event_id LIKE %s", (f"{tag}-E%",))
+    )
     pids = running_stack.pids()
     stopped = running_stack.cli("stop")
     assert stopped.returncode == 0, stopped.stderr
@@ -199,6 +217,9 @@ def test_stop_then_run_resumes_from_the_savepoint_with_state_and_without_replays
     # The window closes once the background clicks' watermark passes it (about three minutes).
     wait_for_counts(running_stack, tag, (150, 150, 150), 300)
     # Nothing before the stop was read again: its rows were not rewritten.
-    assert dict(running_stack.query(
-        "SELECT event_id, ingested_at FROM clicks WHERE event_id = ANY(%s)", (list(ingested),)
-    )) == ingested
+    assert (
+        dict(
+            running_stack.query("SELECT event_id, ingested_at FROM clicks WHERE event_id = ANY(%s)", (list(ingested),))
+        )
+        == ingested
+    )

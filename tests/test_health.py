@@ -36,7 +36,9 @@ def wait_for_status(stack: RunningStack, degraded: bool, within_s: float, also: 
         code, text = status(stack)
         if (code == 1) == degraded and ("DEGRADED" in text) == degraded and also in text:
             return text
-        assert time.monotonic() < deadline, f"status not {'degraded' if degraded else 'healthy'} in {within_s} s:\n{text}"
+        assert time.monotonic() < deadline, (
+            f"status not {'degraded' if degraded else 'healthy'} in {within_s} s:\n{text}"
+        )
         time.sleep(2)
 
 

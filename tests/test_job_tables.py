@@ -12,7 +12,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg2
 import pytest
@@ -27,7 +27,7 @@ MINUTE_MS = 60_000
 
 
 def utc(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 def wait_for(stack: RunningStack, statement: str, params: tuple, expected: set[tuple], what: str) -> None:
@@ -108,8 +108,16 @@ def test_known_events_produce_exactly_the_expected_rows_in_every_table(
     # Close every test window: a click past the last one on each partition moves the watermark.
     advance = t0 + 3 * MINUTE_MS + 30_000
     for partition in (0, 1):
-        marker = ClickEvent(f"{tag}-advance-{partition}", f"{tag}-adv", f"{tag}-adv", 1, "other-empty",
-                            f"E2E_{tag}_advance", "other", advance)
+        marker = ClickEvent(
+            f"{tag}-advance-{partition}",
+            f"{tag}-adv",
+            f"{tag}-adv",
+            1,
+            "other-empty",
+            f"E2E_{tag}_advance",
+            "other",
+            advance,
+        )
         running_stack.send_events([marker], partition=partition)
 
     windows = {ms: utc(ms) for ms in (t0, t0 + MINUTE_MS, t0 + 2 * MINUTE_MS)}
@@ -120,7 +128,8 @@ def test_known_events_produce_exactly_the_expected_rows_in_every_table(
     per_article = Counter((window(e), e.curr) for e in events)
     wait_for(
         running_stack,
-        "SELECT window_start, article, clicks FROM clicks_per_minute_article WHERE article LIKE %s AND article NOT LIKE '%%advance'",
+        "SELECT window_start, article, clicks FROM clicks_per_minute_article"
+        " WHERE article LIKE %s AND article NOT LIKE '%%advance'",
         (f"E2E_{tag}_%",),
         {(w, a, n) for (w, a), n in per_article.items()},
         "clicks_per_minute_article",
@@ -147,7 +156,8 @@ def test_known_events_produce_exactly_the_expected_rows_in_every_table(
         sessions[e.session_id] = (min(first, e.event_time_ms), max(last, e.event_time_ms), pages + 1)
     wait_for(
         running_stack,
-        "SELECT session_id, user_id, pages, first_event, last_event, duration_s FROM session_stats WHERE session_id LIKE %s",
+        "SELECT session_id, user_id, pages, first_event, last_event, duration_s FROM session_stats"
+        " WHERE session_id LIKE %s",
         (f"{tag}-session-%",),
         {
             (sid, f"{tag}-user-{sid.rsplit('-', 1)[1]}", pages, utc(first), utc(last), float((last - first) // 1000))
@@ -171,8 +181,12 @@ def test_known_events_produce_exactly_the_expected_rows_in_every_table(
             (partition, offset, reason, payload)
             for (partition, offset), reason, payload in zip(
                 rejected_at,
-                ["not a JSON object", "mistyped field: event_id (expected string)", "missing field: user_id",
-                 "not a JSON object"],
+                [
+                    "not a JSON object",
+                    "mistyped field: event_id (expected string)",
+                    "missing field: user_id",
+                    "not a JSON object",
+                ],
                 malformed,
                 strict=True,
             )
@@ -183,15 +197,30 @@ def test_known_events_produce_exactly_the_expected_rows_in_every_table(
     # The windows are closed now: a click for the first one is late. It is kept in clicks and
     # counted in late_events, and the closed window's count does not change.
     first = events[0]
-    late = ClickEvent(f"{tag}-late", first.user_id, f"{tag}-late-session", 1, "other-search", first.curr,
-                      "external", t0 + 1_000)
+    late = ClickEvent(
+        f"{tag}-late", first.user_id, f"{tag}-late-session", 1, "other-search", first.curr, "external", t0 + 1_000
+    )
     running_stack.send_events([late])
-    wait_for(running_stack, "SELECT event_id FROM late_events WHERE event_id = %s", (late.event_id,),
-             {(late.event_id,)}, "late_events")
+    wait_for(
+        running_stack,
+        "SELECT event_id FROM late_events WHERE event_id = %s",
+        (late.event_id,),
+        {(late.event_id,)},
+        "late_events",
+    )
     # Each table has its own sink and flushes on its own: the late click's clicks row may come second.
-    wait_for(running_stack, "SELECT event_id FROM clicks WHERE event_id = %s", (late.event_id,),
-             {(late.event_id,)}, "clicks (late click)")
-    assert running_stack.count(
-        "SELECT clicks FROM clicks_per_minute_article WHERE window_start = %s AND article = %s",
-        (utc(t0), first.curr),
-    ) == per_article[(utc(t0), first.curr)] > 0
+    wait_for(
+        running_stack,
+        "SELECT event_id FROM clicks WHERE event_id = %s",
+        (late.event_id,),
+        {(late.event_id,)},
+        "clicks (late click)",
+    )
+    assert (
+        running_stack.count(
+            "SELECT clicks FROM clicks_per_minute_article WHERE window_start = %s AND article = %s",
+            (utc(t0), first.curr),
+        )
+        == per_article[(utc(t0), first.curr)]
+        > 0
+    )

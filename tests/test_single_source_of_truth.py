@@ -40,7 +40,10 @@ def _make_prints(variables: str, env: dict[str, str]) -> list[str]:
 def test_makefile_reads_the_same_file() -> None:
     env = {key: value for key, value in os.environ.items() if key not in ("KAFKA_TOPIC", "FLINK_REST_PORT")}
     settings = stack_settings()
-    assert _make_prints("$(KAFKA_TOPIC) $(FLINK_REST_PORT)", env) == [settings.kafka_topic, str(settings.flink_rest_port)]
+    assert _make_prints("$(KAFKA_TOPIC) $(FLINK_REST_PORT)", env) == [
+        settings.kafka_topic,
+        str(settings.flink_rest_port),
+    ]
 
 
 def test_environment_overrides_the_file_in_make_as_in_python() -> None:

@@ -93,7 +93,8 @@ class FlinkRest:
         # Despite its name, timeSinceLastHeartbeat holds the epoch milliseconds of the last heartbeat
         # (0 until the first one).
         return {
-            str(tm.get("id")): int(tm.get("timeSinceLastHeartbeat") or 0) / 1000 for tm in answer.get("taskmanagers", [])
+            str(tm.get("id")): int(tm.get("timeSinceLastHeartbeat") or 0) / 1000
+            for tm in answer.get("taskmanagers", [])
         }
 
     def task_counts(self, job_id: str) -> tuple[int, int]:
@@ -129,7 +130,9 @@ class FlinkRest:
         answer = self.get(f"/jobs/{job_id}/exceptions", {"maxExceptions": "50"}) or {}
         entries = (answer.get("exceptionHistory") or {}).get("entries", [])
         return [
-            JobException(int(entry.get("timestamp", 0)), _first_line(entry.get("stacktrace") or entry.get("exceptionName", "")))
+            JobException(
+                int(entry.get("timestamp", 0)), _first_line(entry.get("stacktrace") or entry.get("exceptionName", ""))
+            )
             for entry in entries
         ]
 

@@ -87,7 +87,9 @@ class PipelineHealth:
             return "never" if seconds is None else f"{seconds:.0f} s ago"
 
         lag = ", ".join(f"p{p} {n}" for p, n in sorted(self.lag.items())) or "unknown"
-        exception = "none" if self.last_exception is None else f"{age(self.last_exception_age_s)}: {self.last_exception}"
+        exception = (
+            "none" if self.last_exception is None else f"{age(self.last_exception_age_s)}: {self.last_exception}"
+        )
         return [
             f"pipeline           {'DEGRADED: ' + '; '.join(self.reasons) if self.degraded else 'HEALTHY'}",
             f"job                {self.job_state}" + (f" ({self.job_id})" if self.job_id else ""),
@@ -132,7 +134,7 @@ def newest_row_ages(dsn: str) -> tuple[float | None, float | None]:
             "SELECT extract(epoch FROM now() - (SELECT ingested_at FROM clicks ORDER BY event_time DESC LIMIT 1)),"
             " extract(epoch FROM now() - (SELECT max(received_at) FROM rejected_events))"
         )
-        click_age, rejected_age = cur.fetchone()
+        click_age, rejected_age = cur.fetchone() or (None, None)
     ages = [float(a) for a in (click_age, rejected_age) if a is not None]
     return (float(click_age) if click_age is not None else None), (min(ages) if ages else None)
 
@@ -202,9 +204,9 @@ def _observe_flink(
         reasons.append(f"{health.restarts_10m} restarts in the last 10 min (max {thresholds.max_restarts_10m})")
     completed = rest.last_completed_checkpoint_ms(job.job_id)
     running_for = now - job.start_time_ms / 1000
+    checkpoint_age = running_for
     if completed is not None:
-        health.checkpoint_age_s = max(0.0, now - completed / 1000)
-    checkpoint_age = health.checkpoint_age_s if completed is not None else running_for
+        checkpoint_age = health.checkpoint_age_s = max(0.0, now - completed / 1000)
     if checkpoint_age > thresholds.max_checkpoint_age_s:
         reasons.append(
             f"last checkpoint {checkpoint_age:.0f} s ago (max {thresholds.max_checkpoint_age_s:.0f})"
@@ -226,11 +228,22 @@ def record(conn: Any, health: PipelineHealth) -> None:
             " newest_click_age_s, sink_retrying, quarantined_rows) VALUES (to_timestamp(%s), %s, %s, %s, %s, %s,"
             " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
-                health.observed_at, health.degraded, health.reasons, health.job_id, health.job_state,
-                health.tasks_running, health.tasks_total, health.restarts_10m, health.resubmissions_10m,
+                health.observed_at,
+                health.degraded,
+                health.reasons,
+                health.job_id,
+                health.job_state,
+                health.tasks_running,
+                health.tasks_total,
+                health.restarts_10m,
+                health.resubmissions_10m,
                 health.last_exception,
-                health.checkpoint_age_s, health.lag_total, json.dumps({str(p): n for p, n in health.lag.items()}),
-                health.newest_click_age_s, health.sink_retrying, health.quarantined_rows,
+                health.checkpoint_age_s,
+                health.lag_total,
+                json.dumps({str(p): n for p, n in health.lag.items()}),
+                health.newest_click_age_s,
+                health.sink_retrying,
+                health.quarantined_rows,
             ),
         )
         cur.execute("DELETE FROM pipeline_health WHERE observed_at < now() - interval '1 day'")
@@ -264,7 +277,7 @@ def start_recording(look: Callable[[], PipelineHealth], dsn: str, stopping: thre
                 health = look()
                 with closing(psycopg2.connect(dsn)) as conn:
                     record(conn, health)
-            except Exception:  # noqa: BLE001 - one failed look must not end the recording
+            except Exception:  # one failed look must not end the recording
                 log.exception("could not observe or record the pipeline's health")
 
     thread = threading.Thread(target=loop, name="health-recorder", daemon=True)

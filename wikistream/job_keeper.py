@@ -190,9 +190,13 @@ class JobKeeper:
                 return None
             log.info("submitting %s %s", self.job_name, f"from {point}" if point else "without state")
             job_id = self.submit(point)
-            outcome = self.rest.wait_until_running(job_id, self.startup_timeout_s, stopping) if job_id else "not submitted"
+            outcome = (
+                self.rest.wait_until_running(job_id, self.startup_timeout_s, stopping) if job_id else "not submitted"
+            )
             self.history.submissions.append(
-                Submission(time.time(), job_id, str(point) if point else None, lost, None if outcome == "RUNNING" else outcome)
+                Submission(
+                    time.time(), job_id, str(point) if point else None, lost, None if outcome == "RUNNING" else outcome
+                )
             )
             self.history.save()
             if outcome in ("RUNNING", "live"):

@@ -36,7 +36,7 @@ sys.path.insert(0, str(APP))
 # The health checks run every few seconds and need only these two light modules; the job role
 # imports the rest when it starts.
 from wikistream.flink_config import shared_options  # noqa: E402 - importable only once APP is on the path
-from wikistream.flink_rest import FlinkRest, FlinkRestError  # noqa: E402
+from wikistream.flink_rest import FlinkRest, FlinkRestError  # noqa: E402 - the same
 
 FLINK_DATA = Path("/flink-data")
 CHECKPOINTS = FLINK_DATA / "checkpoints"
@@ -127,7 +127,7 @@ def submit(base: str, restore: Path | None) -> str | None:
         command += ["-s", restore.as_uri()]
     command += ["-py", str(JOB_ENTRYPOINT), "-pyfs", str(APP)]
     log.info("submitting: %s", " ".join(command[1:]))
-    result = subprocess.run(command, env=flink_env(), cwd=APP, capture_output=True, text=True, check=False)  # noqa: S603
+    result = subprocess.run(command, env=flink_env(), cwd=APP, capture_output=True, text=True, check=False)
     for line in result.stdout.splitlines():
         if "JobID" in line:
             return line.split("JobID")[-1].strip()
@@ -160,8 +160,13 @@ def run_job() -> int:
     health_rest = FlinkRest(base)
     start_recording(
         lambda: observe(
-            health_rest, job.job_name, kafka_bootstrap=job.kafka_bootstrap_servers, topic=job.kafka_topic,
-            group=job.kafka_group_id, postgres_dsn=job.libpq_dsn(), thresholds=HealthThresholds(),
+            health_rest,
+            job.job_name,
+            kafka_bootstrap=job.kafka_bootstrap_servers,
+            topic=job.kafka_topic,
+            group=job.kafka_group_id,
+            postgres_dsn=job.libpq_dsn(),
+            thresholds=HealthThresholds(),
             resubmissions_10m=KeeperLog.load(KEEPER_LOG).resubmissions_since(time.time() - 600),
         ),
         job.libpq_dsn(),
@@ -172,7 +177,11 @@ def run_job() -> int:
     for live in rest.live_jobs(job.job_name):
         if live.state == "RUNNING":
             try:
-                log.info("job %s stopped with savepoint %s", live.job_id, rest.stop_with_savepoint(live.job_id, SAVEPOINTS.as_uri()))
+                log.info(
+                    "job %s stopped with savepoint %s",
+                    live.job_id,
+                    rest.stop_with_savepoint(live.job_id, SAVEPOINTS.as_uri()),
+                )
             except FlinkRestError as error:
                 log.warning("%s; it resumes from its last checkpoint", error)
     return 0
@@ -195,7 +204,9 @@ def health(role: str) -> int:
 
 
 def main(argv: list[str]) -> int:
-    logging.basicConfig(level=logging.INFO, format="[flink.py] %(asctime)s %(levelname)s %(message)s", stream=sys.stdout)
+    logging.basicConfig(
+        level=logging.INFO, format="[flink.py] %(asctime)s %(levelname)s %(message)s", stream=sys.stdout
+    )
     logging.getLogger("kafka").setLevel(logging.WARNING)
     role = argv[1] if len(argv) > 1 else "jobmanager"
     if role == "health":

@@ -60,7 +60,7 @@ SQL
     echo 'BEGIN;'
     echo "SELECT pg_advisory_xact_lock(hashtext('wikistream-schema'));"
     for file in "$sql_dir"/[0-9][0-9][0-9]_*.sql; do
-        echo "\\echo applying $(basename "$file")"
+        printf '\\echo applying %s\n' "$(basename "$file")"
         cat "$file"
         echo
     done

@@ -35,8 +35,10 @@ def _embedded(running: RunningStack) -> EmbeddedStack:
     env = running.env
     settings = StackSettings(  # type: ignore[call-arg]  # the rest comes from config/stack.env
         wikistream_state_dir=running.state_dir,
-        **{key: int(env[key.upper()]) for key in ("kafka_port", "kafka_controller_port", "flink_rest_port",
-                                                   "flink_rpc_port", "postgres_port")},
+        **{
+            key: int(env[key.upper()])
+            for key in ("kafka_port", "kafka_controller_port", "flink_rest_port", "flink_rpc_port", "postgres_port")
+        },
     )
     return EmbeddedStack(settings)
 

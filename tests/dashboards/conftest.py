@@ -67,9 +67,12 @@ SELECT minute - interval '2 minutes', 'Brazil', 3 FROM m;
 
 INSERT INTO clicks (event_id, user_id, session_id, seq, prev, curr, link_type, referrer_class,
                     event_time, kafka_partition, kafka_offset, ingested_at) VALUES
-  ('e1', 'u1', 's1', 1, 'other-search', 'Alan_Turing', 'external', 'search', now() - interval '90 seconds', 0, 1, now()),
-  ('e2', 'u1', 's1', 2, 'Alan_Turing', 'Ada_Lovelace', 'link', 'internal link', now() - interval '60 seconds', 0, 2, now()),
-  ('e3', 'u2', 's2', 1, 'other-empty', 'Grace_Hopper', 'other', 'no referrer', now() - interval '30 seconds', 1, 1, now());
+  ('e1', 'u1', 's1', 1, 'other-search', 'Alan_Turing', 'external', 'search',
+   now() - interval '90 seconds', 0, 1, now()),
+  ('e2', 'u1', 's1', 2, 'Alan_Turing', 'Ada_Lovelace', 'link', 'internal link',
+   now() - interval '60 seconds', 0, 2, now()),
+  ('e3', 'u2', 's2', 1, 'other-empty', 'Grace_Hopper', 'other', 'no referrer',
+   now() - interval '30 seconds', 1, 1, now());
 
 INSERT INTO rejected_events (kafka_partition, kafka_offset, reason, raw_payload, received_at) VALUES
   (0, 10, 'invalid JSON', '{', now()),

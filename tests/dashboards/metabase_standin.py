@@ -316,9 +316,7 @@ class MetabaseStandIn:
             self.requests.append(RecordedRequest(method, path, status))
             return status, body
 
-    def _answer(
-        self, method: str, path: str, query: str, headers: dict[str, str], raw_body: bytes
-    ) -> tuple[int, Any]:
+    def _answer(self, method: str, path: str, query: str, headers: dict[str, str], raw_body: bytes) -> tuple[int, Any]:
         progress = self._initialisation_progress()
         if progress is not None:
             self._answered_while_initialising += 1

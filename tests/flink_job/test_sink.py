@@ -33,10 +33,20 @@ def _env():
 
 
 def _sink(env, name: str, columns: str, key: str, url: str, user: str, password: str, **extra: str) -> None:
-    options = {"connector": "wikistream-jdbc", "url": url, "table-name": name, "username": user,
-               "password": password, "sink.buffer-flush.max-rows": "100", "sink.retry-backoff": "100 ms", **extra}
+    options = {
+        "connector": "wikistream-jdbc",
+        "url": url,
+        "table-name": name,
+        "username": user,
+        "password": password,
+        "sink.buffer-flush.max-rows": "100",
+        "sink.retry-backoff": "100 ms",
+        **extra,
+    }
     rendered = ", ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in options.items())
-    env.execute_sql(f"CREATE TEMPORARY TABLE sink_{name} ({columns}, PRIMARY KEY ({key}) NOT ENFORCED) WITH ({rendered})")
+    env.execute_sql(
+        f"CREATE TEMPORARY TABLE sink_{name} ({columns}, PRIMARY KEY ({key}) NOT ENFORCED) WITH ({rendered})"
+    )
 
 
 def _jdbc(dsn: str) -> tuple[str, str, str]:
@@ -53,11 +63,18 @@ def _rows(dsn: str, query: str) -> list[tuple]:
 def test_refused_clicks_are_quarantined_with_their_bytes_and_the_rest_lands(postgres_dsn: str) -> None:
     env = _env()
     url, user, password = _jdbc(postgres_dsn)
-    _sink(env, "clicks",
-          "event_id STRING, user_id STRING, session_id STRING, seq INT, `prev` STRING, curr STRING, link_type STRING,"
-          " referrer_class STRING, event_time TIMESTAMP(3), kafka_partition INT, kafka_offset BIGINT,"
-          " ingested_at TIMESTAMP(3), raw_payload BYTES",
-          "event_id", url, user, password, **{"quarantine.payload-column": "raw_payload"})
+    _sink(
+        env,
+        "clicks",
+        "event_id STRING, user_id STRING, session_id STRING, seq INT, `prev` STRING, curr STRING, link_type STRING,"
+        " referrer_class STRING, event_time TIMESTAMP(3), kafka_partition INT, kafka_offset BIGINT,"
+        " ingested_at TIMESTAMP(3), raw_payload BYTES",
+        "event_id",
+        url,
+        user,
+        password,
+        **{"quarantine.payload-column": "raw_payload"},
+    )
     # Row 3 holds a NUL (PostgreSQL refuses it in text); row 4 breaks the seq CHECK; the rest are fine.
     curr = ["Alpha", "Beta", "Gam\u0000ma", "Delta", "Epsilon"]
     seq = [1, 2, 3, 0, 5]
@@ -70,9 +87,7 @@ def test_refused_clicks_are_quarantined_with_their_bytes_and_the_rest_lands(post
     env.execute_sql(f"INSERT INTO sink_clicks VALUES {values}").wait()
     assert _rows(postgres_dsn, "SELECT event_id FROM clicks ORDER BY event_id") == [("e0",), ("e1",), ("e4",)]
     quarantined = _rows(postgres_dsn, "SELECT kafka_offset, reason, raw_payload FROM rejected_events ORDER BY 1")
-    assert [(offset, bytes(payload)) for offset, _, payload in quarantined] == [
-        (102, b'{"n": 2}'), (103, b'{"n": 3}')
-    ]
+    assert [(offset, bytes(payload)) for offset, _, payload in quarantined] == [(102, b'{"n": 2}'), (103, b'{"n": 3}')]
     assert quarantined[0][1].startswith("refused by PostgreSQL writing clicks: 22021")
     assert quarantined[1][1].startswith("refused by PostgreSQL writing clicks: 23514")
 
@@ -80,13 +95,23 @@ def test_refused_clicks_are_quarantined_with_their_bytes_and_the_rest_lands(post
 def test_refused_rows_without_a_kafka_position_go_to_refused_rows(postgres_dsn: str) -> None:
     env = _env()
     url, user, password = _jdbc(postgres_dsn)
-    _sink(env, "clicks_per_minute_article", "window_start TIMESTAMP(3), article STRING, clicks BIGINT",
-          "window_start, article", url, user, password)
-    rows = ", ".join(f"(TIMESTAMP '2026-12-01 10:00:00', {sql_string(a)}, {n})"
-                     for a, n in [("Ok", 3), ("Bad\u0000", 4), ("Fine", 5)])
+    _sink(
+        env,
+        "clicks_per_minute_article",
+        "window_start TIMESTAMP(3), article STRING, clicks BIGINT",
+        "window_start, article",
+        url,
+        user,
+        password,
+    )
+    rows = ", ".join(
+        f"(TIMESTAMP '2026-12-01 10:00:00', {sql_string(a)}, {n})"
+        for a, n in [("Ok", 3), ("Bad\u0000", 4), ("Fine", 5)]
+    )
     env.execute_sql(f"INSERT INTO sink_clicks_per_minute_article VALUES {rows}").wait()
     assert _rows(postgres_dsn, "SELECT article, clicks FROM clicks_per_minute_article ORDER BY 1") == [
-        ("Fine", 5), ("Ok", 3)
+        ("Fine", 5),
+        ("Ok", 3),
     ]
     refused = _rows(postgres_dsn, "SELECT table_name, row_key, row_data, reason FROM refused_rows")
     assert len(refused) == 1
@@ -98,9 +123,18 @@ def test_refused_rows_without_a_kafka_position_go_to_refused_rows(postgres_dsn: 
 def test_an_unreachable_database_fails_the_write_and_quarantines_nothing(postgres_dsn: str) -> None:
     env = _env()
     _, user, password = _jdbc(postgres_dsn)
-    _sink(env, "clicks_per_minute_article", "window_start TIMESTAMP(3), article STRING, clicks BIGINT",
-          "window_start, article", f"jdbc:postgresql://127.0.0.1:{free_port()}/nowhere", user, password,
-          **{"sink.max-retries": "2"})
+    _sink(
+        env,
+        "clicks_per_minute_article",
+        "window_start TIMESTAMP(3), article STRING, clicks BIGINT",
+        "window_start, article",
+        f"jdbc:postgresql://127.0.0.1:{free_port()}/nowhere",
+        user,
+        password,
+        **{"sink.max-retries": "2"},
+    )
     with pytest.raises(Exception, match="did not accept a batch for clicks_per_minute_article after 3 attempts"):
-        env.execute_sql("INSERT INTO sink_clicks_per_minute_article VALUES (TIMESTAMP '2026-12-01 10:00:00', 'A', 1)").wait()
+        env.execute_sql(
+            "INSERT INTO sink_clicks_per_minute_article VALUES (TIMESTAMP '2026-12-01 10:00:00', 'A', 1)"
+        ).wait()
     assert _rows(postgres_dsn, "SELECT count(*) FROM refused_rows") == [(0,)]

@@ -102,11 +102,13 @@ def _judged_by_the_job(t_env, messages: list[tuple[bytes, int]]) -> dict[int, tu
     rows = [(i, bytearray(payload), ts) for i, (payload, ts) in enumerate(messages)]
     source = t_env.from_elements(
         rows,
-        DataTypes.ROW([
-            DataTypes.FIELD("id", DataTypes.INT()),
-            DataTypes.FIELD("payload", DataTypes.BYTES()),
-            DataTypes.FIELD("ts", DataTypes.BIGINT()),
-        ]),
+        DataTypes.ROW(
+            [
+                DataTypes.FIELD("id", DataTypes.INT()),
+                DataTypes.FIELD("payload", DataTypes.BYTES()),
+                DataTypes.FIELD("ts", DataTypes.BIGINT()),
+            ]
+        ),
     )
     view = f"payloads_{time.monotonic_ns()}"
     t_env.create_temporary_view(view, source)

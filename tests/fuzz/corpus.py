@@ -20,10 +20,44 @@ from dataclasses import dataclass
 from wikistream.events import EVENT_FIELDS, INT32_MAX, LINK_TYPES, MAX_EVENT_TIME_MS, MIN_EVENT_TIME_MS, ClickEvent
 
 # Titles a real clickstream holds: accents, CJK, RTL scripts, 4-byte characters, combining marks.
-TITLES = ["Zürich", "東京都", "Łódź", "C++", "Rock_'n'_roll", "القاهرة", "עברית", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "😀_(emoji)",
-          "e\u0301clair", "Ꭰ", "Main_Page", "\u200fRTL_mark", "\u202eoverride", "ＡＢＣ", "\ufeffBOM_inside"]
-HOSTILE_CHARS = ["\x00", "\x01", "\x1f", "\x7f", "\x85", "\u2028", "\u200f", "\u202e", "\ufffd", "\uffff",
-                 "😀", "\U0010ffff", "'", '"', "\\", "%", "\n", "\t"]
+TITLES = [
+    "Zürich",
+    "東京都",
+    "Łódź",
+    "C++",
+    "Rock_'n'_roll",
+    "القاهرة",
+    "עברית",
+    "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+    "😀_(emoji)",
+    "e\u0301clair",
+    "Ꭰ",
+    "Main_Page",
+    "\u200fRTL_mark",
+    "\u202eoverride",
+    "ＡＢＣ",
+    "\ufeffBOM_inside",
+]
+HOSTILE_CHARS = [
+    "\x00",
+    "\x01",
+    "\x1f",
+    "\x7f",
+    "\x85",
+    "\u2028",
+    "\u200f",
+    "\u202e",
+    "\ufffd",
+    "\uffff",
+    "😀",
+    "\U0010ffff",
+    "'",
+    '"',
+    "\\",
+    "%",
+    "\n",
+    "\t",
+]
 LIMITS = {spec.name: spec for spec in EVENT_FIELDS}
 
 
@@ -78,7 +112,7 @@ class Corpus:
         if kind == 1:
             return r.choice([True, False])
         if kind == 2:
-            return r.choice([0, -1, 1, 2**31, -(2**63), 10**30, r.randrange(-10**12, 10**12)])
+            return r.choice([0, -1, 1, 2**31, -(2**63), 10**30, r.randrange(-(10**12), 10**12)])
         if kind == 3:
             return r.choice([0.5, -1.5, 1e308, 1e-300, 1.0])
         if kind == 4:
@@ -98,10 +132,31 @@ class Corpus:
         if spec.kind == "integer":
             if name == "event_time_ms":
                 lead = 5 * 60 * 1000
-                return r.choice([MIN_EVENT_TIME_MS - 1, MIN_EVENT_TIME_MS, self._record_time() + lead,
-                                 self._record_time() + lead + 1, MAX_EVENT_TIME_MS, MAX_EVENT_TIME_MS + 1, -1, 0])
-            return r.choice([spec.minimum - 1, spec.minimum, spec.maximum, spec.maximum + 1, INT32_MAX, -INT32_MAX,
-                             -(10**30), 10**30, 10**400])
+                return r.choice(
+                    [
+                        MIN_EVENT_TIME_MS - 1,
+                        MIN_EVENT_TIME_MS,
+                        self._record_time() + lead,
+                        self._record_time() + lead + 1,
+                        MAX_EVENT_TIME_MS,
+                        MAX_EVENT_TIME_MS + 1,
+                        -1,
+                        0,
+                    ]
+                )
+            return r.choice(
+                [
+                    spec.minimum - 1,
+                    spec.minimum,
+                    spec.maximum,
+                    spec.maximum + 1,
+                    INT32_MAX,
+                    -INT32_MAX,
+                    -(10**30),
+                    10**30,
+                    10**400,
+                ]
+            )
         if spec.allowed:
             return r.choice([*spec.allowed, "", "LINK", "link ", "click", "link\x00"])
         wide = r.choice(["a", "é", "東", "😀"])
@@ -152,16 +207,18 @@ class Corpus:
 
     def _damaged(self, text: bytes) -> bytes:
         r = self.random
-        return r.choice([
-            text[: r.randrange(len(text))],
-            text + b" trailing",
-            b"\xef\xbb\xbf" + text,
-            text.replace(b":", b"=", 1),
-            b"[" + text + b"]",
-            text + text,
-            b"  \n\t" + text + b"\r\n ",
-            text.replace(b'"', b"'"),
-        ])
+        return r.choice(
+            [
+                text[: r.randrange(len(text))],
+                text + b" trailing",
+                b"\xef\xbb\xbf" + text,
+                text.replace(b":", b"=", 1),
+                b"[" + text + b"]",
+                text + text,
+                b"  \n\t" + text + b"\r\n ",
+                text.replace(b'"', b"'"),
+            ]
+        )
 
     # --- whole messages that are not events ---------------------------------------------------------
     def arbitrary_bytes(self) -> Message:
@@ -178,7 +235,13 @@ class Corpus:
 
     def messages(self, total: int, valid_share: float = 0.3) -> Iterator[Message]:
         """total messages: valid events with probability valid_share, else one hostile kind each."""
-        hostile: list[Callable[[], Message]] = [self.mutated, self.mutated, self.mutated, self.arbitrary_bytes,
-                                                self.arbitrary_json, self.oversized]
+        hostile: list[Callable[[], Message]] = [
+            self.mutated,
+            self.mutated,
+            self.mutated,
+            self.arbitrary_bytes,
+            self.arbitrary_json,
+            self.oversized,
+        ]
         for _ in range(total):
             yield self.valid() if self.random.random() < valid_share else self.random.choice(hostile)()

@@ -32,13 +32,20 @@ DEADLINE_S = 240.0
 
 def send(stack: RunningStack, messages: list[Message]) -> list[tuple[int, int, int]]:
     """(partition, offset, record time) of each message; the record time is the broker's (LogAppendTime)."""
-    producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{stack.env['KAFKA_PORT']}", acks="all",
-                             enable_idempotence=True, max_request_size=1_048_576)
+    producer = KafkaProducer(
+        bootstrap_servers=f"127.0.0.1:{stack.env['KAFKA_PORT']}",
+        acks="all",
+        enable_idempotence=True,
+        max_request_size=1_048_576,
+    )
     try:
-        futures = [producer.send(stack.env["KAFKA_TOPIC"], value=m.payload, timestamp_ms=m.record_time_ms)
-                   for m in messages]
+        futures = [
+            producer.send(stack.env["KAFKA_TOPIC"], value=m.payload, timestamp_ms=m.record_time_ms) for m in messages
+        ]
         producer.flush(timeout=60)
-        return [(meta.partition, meta.offset, meta.timestamp) for meta in (future.get(timeout=60) for future in futures)]
+        return [
+            (meta.partition, meta.offset, meta.timestamp) for meta in (future.get(timeout=60) for future in futures)
+        ]
     finally:
         producer.close()
 
@@ -48,12 +55,17 @@ def landed(stack: RunningStack, positions: set[tuple[int, int]]) -> tuple[dict, 
     low = min(offset for _, offset in positions)
     clicks = stack.query(
         "SELECT kafka_partition, kafka_offset, event_id, user_id, session_id, seq, prev, curr, link_type,"
-        " (extract(epoch FROM event_time) * 1000)::bigint FROM clicks WHERE kafka_offset >= %s", (low,))
+        " (extract(epoch FROM event_time) * 1000)::bigint FROM clicks WHERE kafka_offset >= %s",
+        (low,),
+    )
     rejected = stack.query(
         "SELECT kafka_partition, kafka_offset, reason, raw_payload FROM rejected_events WHERE kafka_offset >= %s",
-        (low,))
-    return ({(r[0], r[1]): r[2:] for r in clicks if (r[0], r[1]) in positions},
-            {(r[0], r[1]): r[2:] for r in rejected if (r[0], r[1]) in positions})
+        (low,),
+    )
+    return (
+        {(r[0], r[1]): r[2:] for r in clicks if (r[0], r[1]) in positions},
+        {(r[0], r[1]): r[2:] for r in rejected if (r[0], r[1]) in positions},
+    )
 
 
 def test_fuzzed_messages_never_restart_the_job_and_every_offset_is_accounted_for(running_stack: RunningStack) -> None:
@@ -100,8 +112,10 @@ def test_fuzzed_messages_never_restart_the_job_and_every_offset_is_accounted_for
         if position not in rejected:
             problems.append(f"{position} ({by_position[position].kind}) neither a click nor rejected: {verdict.reason}")
         elif rejected[position] != (verdict.reason, by_position[position].payload):
-            problems.append(f"{position}: rejected as {rejected[position][0]!r} with {len(rejected[position][1] or b'')}"
-                            f" bytes, expected {verdict.reason!r} with {len(by_position[position].payload)}")
+            problems.append(
+                f"{position}: rejected as {rejected[position][0]!r} with {len(rejected[position][1] or b'')}"
+                f" bytes, expected {verdict.reason!r} with {len(by_position[position].payload)}"
+            )
     assert not problems, f"{len(problems)} problems, e.g.:\n" + "\n".join(problems[:10])
     assert len(valid) > MESSAGES // 5 and len(positions) - len(valid) > MESSAGES // 3
     # The job took all of it without a restart.

@@ -48,11 +48,24 @@ def test_kill_9_then_restart_with_the_journal_loses_and_repeats_nothing(
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     admin.create_topics([NewTopic(name=topic, num_partitions=2, replication_factor=1)])
     admin.close()
-    env = os.environ | postgres_env | {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "KAFKA_TOPIC": topic,
-                                       "PRODUCER_DATA_DIR": str(data_dir)}
+    env = (
+        os.environ
+        | postgres_env
+        | {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "KAFKA_TOPIC": topic, "PRODUCER_DATA_DIR": str(data_dir)}
+    )
     assert run_producer("seed-users", "--count", "50", "--source", "offline", env=env).returncode == 0
-    command = [sys.executable, "-m", "producer", "run", "--total", str(TOTAL), "--rate", "500",
-               "--journal", str(tmp_path / "journal.json")]
+    command = [
+        sys.executable,
+        "-m",
+        "producer",
+        "run",
+        "--total",
+        str(TOTAL),
+        "--rate",
+        "500",
+        "--journal",
+        str(tmp_path / "journal.json"),
+    ]
     first = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stderr=subprocess.PIPE)
     # Past a few checkpoints (every 5 s), with events in flight: then the hardest stop there is.
     time.sleep(7)
@@ -62,8 +75,9 @@ def test_kill_9_then_restart_with_the_journal_loses_and_repeats_nothing(
     assert second.returncode == 0, second.stderr.decode()[-2000:]
     assert b"RESUMING run" in second.stderr
 
-    consumer = KafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
-                             consumer_timeout_ms=10_000)
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=10_000
+    )
     ids = [json.loads(record.value)["event_id"] for record in consumer]
     consumer.close()
     runs = {event_id.rsplit("-", 1)[0] for event_id in ids}

@@ -89,7 +89,7 @@ def api(serve):
 
 def client(url: str, **overrides: object) -> RandomUserClient:
     options = {"timeout_s": 0.5, "batch": 40, "attempts": 3, "backoff_s": 0.01, "backoff_max_s": 0.02} | overrides
-    return RandomUserClient(base_url=url, **options)  # type: ignore[arg-type]
+    return RandomUserClient(base_url=url, **options)  # type: ignore[arg-type]  # each test passes valid types
 
 
 def test_users_are_fetched_in_seeded_pages(api: str) -> None:

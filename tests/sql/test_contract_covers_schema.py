@@ -108,8 +108,12 @@ def _covers_check(definition: str, table: str) -> str | None:
         spec = CONTRACT.get(FED_BY.get((table, column), ""))
         if spec is None or spec.kind != "integer":
             return f"{definition}: no integer contract field feeds {table}.{column}"
-        holds = {">=": spec.minimum >= value, ">": spec.minimum > value,
-                 "<=": spec.maximum <= value, "<": spec.maximum < value}[op]
+        holds = {
+            ">=": spec.minimum >= value,
+            ">": spec.minimum > value,
+            "<=": spec.maximum <= value,
+            "<": spec.maximum < value,
+        }[op]
         return None if holds else f"{definition}: {spec.name} allows [{spec.minimum}, {spec.maximum}]"
     listed = re.fullmatch(r"CHECK \(\((\w+) = ANY \(ARRAY\[(.*)\]\)\)\)", definition)
     if listed:

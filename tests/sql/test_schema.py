@@ -19,8 +19,19 @@ pytestmark = pytest.mark.slow
 def schema_dump(dsn: str) -> str:
     params = parse_dsn(dsn)
     return subprocess.run(
-        [str(server_bin_dir() / "pg_dump"), "--schema-only", "--no-comments", "--restrict-key=wikistream", "-h", params["host"], "-p", params["port"],
-         "-U", params["user"], params["dbname"]],
+        [
+            str(server_bin_dir() / "pg_dump"),
+            "--schema-only",
+            "--no-comments",
+            "--restrict-key=wikistream",
+            "-h",
+            params["host"],
+            "-p",
+            params["port"],
+            "-U",
+            params["user"],
+            params["dbname"],
+        ],
         env={"PGPASSWORD": params["password"]},
         capture_output=True,
         text=True,

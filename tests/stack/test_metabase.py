@@ -143,8 +143,13 @@ def _no_stack_env(tmp_path: Path) -> dict[str, str]:
 
 def _make_metabase(env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "stack", "metabase"], env=env, cwd=REPO_ROOT, capture_output=True, text=True,
-        timeout=timeout, check=False,
+        [sys.executable, "-m", "stack", "metabase"],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -268,7 +273,10 @@ def test_make_metabase_runs_it_supervised_on_its_own_database_with_the_dashboard
 
         def metabase_role_dsn(dbname: str) -> str:
             return libpq_dsn(
-                host="127.0.0.1", port=int(env["POSTGRES_PORT"]), dbname=dbname, user=METABASE_APP_USER,
+                host="127.0.0.1",
+                port=int(env["POSTGRES_PORT"]),
+                dbname=dbname,
+                user=METABASE_APP_USER,
                 password=password,
             )
 

@@ -35,7 +35,9 @@ def _fake_java(directory: Path, version_line: str) -> None:
         ('java version "1.8.0_392"', 8),
     ],
 )
-def test_java_version_is_read_from_java_dash_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str, major: int) -> None:
+def test_java_version_is_read_from_java_dash_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str, major: int
+) -> None:
     _fake_java(tmp_path, line)
     monkeypatch.setenv("PATH", str(tmp_path))
     assert java_major_version() == major

@@ -69,7 +69,9 @@ def test_process_tree_follows_children_that_left_the_process_group(tmp_path: Pat
     escaped: list[str] = []
     try:
         for _ in range(50):
-            escaped = subprocess.run(["pgrep", "-P", str(pid), "-x", "sleep"], capture_output=True, text=True).stdout.split()
+            escaped = subprocess.run(
+                ["pgrep", "-P", str(pid), "-x", "sleep"], capture_output=True, text=True
+            ).stdout.split()
             if escaped:
                 break
             time.sleep(0.1)

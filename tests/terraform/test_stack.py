@@ -54,7 +54,7 @@ def scalar(dsn: str, query: str, *args: object) -> int:
 
 def test_apply_returns_with_the_job_running(applied_stack: TerraformRun) -> None:
     outputs = applied_stack.outputs()
-    with urllib.request.urlopen(f"{outputs['flink_ui_url']}/jobs/overview", timeout=10) as response:  # noqa: S310
+    with urllib.request.urlopen(f"{outputs['flink_ui_url']}/jobs/overview", timeout=10) as response:
         jobs = json.loads(response.read())["jobs"]
     assert [job["state"] for job in jobs if job["name"] == outputs["flink_job_name"]] == ["RUNNING"]
     for name in [*outputs["containers"].values(), *outputs["flink_containers"]]:
@@ -90,8 +90,11 @@ def test_schema_and_seeded_users_are_in_the_database(applied_stack: TerraformRun
     postgres = outputs["postgres"]
     reader = psycopg2.connect(
         libpq_dsn(
-            host=postgres["host"], port=postgres["port"], dbname=postgres["database"],
-            user=postgres["users"]["reader"], password=outputs["postgres_passwords"]["reader"],
+            host=postgres["host"],
+            port=postgres["port"],
+            dbname=postgres["database"],
+            user=postgres["users"]["reader"],
+            password=outputs["postgres_passwords"]["reader"],
         )
     )
     try:
@@ -117,12 +120,16 @@ def test_no_password_in_any_container_environment_and_no_trust(applied_stack: Te
     postgres = outputs["containers"]["postgres"]
     hba = subprocess.run(
         ["docker", "exec", postgres, "sh", "-c", 'grep -v "^#" "$PGDATA/pg_hba.conf"'],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "trust" not in hba and "scram-sha-256" in hba, hba
     secrets = subprocess.run(
         ["docker", "exec", postgres, "stat", "-c", "%a %U", "/run/secrets/POSTGRES_WRITER_PASSWORD"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     assert secrets == ["444", "root"]
     backup = applied_stack.state.with_name("terraform.tfstate.backup")
@@ -141,10 +148,7 @@ def _docker_logs(name: str) -> str:
 def test_no_password_in_flink_rest_or_container_logs_and_no_jar_upload(applied_stack: TerraformRun) -> None:
     outputs = applied_stack.outputs()
     names = [*outputs["containers"].values(), *outputs["flink_containers"]]
-    logs = [
-        (f"docker logs {name}", _docker_logs(name))
-        for name in names
-    ]
+    logs = [(f"docker logs {name}", _docker_logs(name)) for name in names]
     probe = probe_rest(outputs["flink_ui_url"], outputs["flink_job_name"], outputs["postgres_passwords"], logs)
     assert probe.leaks == []
     assert probe.answered >= probe.paths * 0.8, f"only {probe.answered} of {probe.paths} endpoints answered"
