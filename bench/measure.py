@@ -263,7 +263,14 @@ def latency_percentiles(
             (warmup_s,),
         )
         percentiles, landed = cur.fetchone()
-    p50, p95, p99 = percentiles or (0.0, 0.0, 0.0)
+    return latency_result(percentiles, landed, total)
+
+
+def latency_result(percentiles: list[float] | None, landed: int, total: int) -> dict[str, float]:
+    """The figures of a latency run; a run where no measured row landed is an error, not 0 ms."""
+    if percentiles is None:
+        raise RuntimeError(f"no measured row landed ({landed} of {total} events): no latency to report")
+    p50, p95, p99 = percentiles
     return {"p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "missing": total - landed}
 
 

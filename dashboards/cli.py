@@ -18,7 +18,7 @@ from dashboards.metabase_client import METABASE_API_VERSION, MetabaseClient, Met
 from dashboards.reader_connection import ReaderConnection, ReaderPasswordMissing
 from dashboards.screenshot import ScreenshotError, capture
 from dashboards.snapshot import PostgresUnreachable, write_snapshot
-from wikistream.settings import REPO_ROOT, stack_settings
+from wikistream.settings import REPO_ROOT, StackSettings, stack_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -56,6 +56,11 @@ def _report_path() -> Path:
     return stack_settings().state_path / "reports" / "dashboard.html"
 
 
+def metabase_side(settings: StackSettings, db_host: str, db_port: int | None) -> ReaderConnection:
+    """The reader's connection as Metabase makes it: inside the container network unless told otherwise."""
+    return ReaderConnection.from_stack(settings).reached_as(db_host, db_port or settings.postgres_container_port)
+
+
 @app.command()
 def apply(
     definitions: DefinitionsOption = DEFAULT_DEFINITIONS,
@@ -69,7 +74,8 @@ def apply(
     db_port: Annotated[
         int | None,
         typer.Option(
-            envvar="METABASE_DB_PORT", help="PostgreSQL's port as Metabase reaches it (default: POSTGRES_PORT)"
+            envvar="METABASE_DB_PORT",
+            help="PostgreSQL's port as Metabase reaches it (default: POSTGRES_CONTAINER_PORT, the container network's)",
         ),
     ] = None,
     update_db_password: Annotated[
@@ -83,7 +89,7 @@ def apply(
     url = _metabase_url(metabase_url)
     try:
         wanted = load_definitions(definitions)
-        database = ReaderConnection.from_stack(settings).reached_as(db_host, db_port)
+        database = metabase_side(settings, db_host, db_port)
         with MetabaseClient(url) as client:
             client.wait_until_healthy(wait)
             credentials_file = settings.state_path / ADMIN_FILE_NAME

@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 
 import psycopg2
 
-from stack.credentials import stored_password
-from stack.layout import Layout
+from wikistream.credentials import stored_password
+from wikistream.layout import Layout
 from wikistream.postgres import READER_USER, libpq_dsn
 from wikistream.settings import StackSettings
 

@@ -10,10 +10,10 @@ from dashboards.admin_session import ADMIN_FILE_NAME
 from stack.containers import container_count_rows, container_health, container_stack_running, container_status
 from stack.embedded import EmbeddedStack, ServiceStatus
 from stack.jars import resolve_jars
-from stack.layout import Layout
 from stack.preflight import PrerequisiteError
 from stack.supervision import PROGRAMS
 from wikistream.health import PipelineHealth
+from wikistream.layout import Layout
 from wikistream.settings import stack_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)

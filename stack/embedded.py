@@ -11,20 +11,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from stack.credentials import Credentials, load_or_create, stored_password
 from stack.flink import FlinkCluster, FlinkMemory
 from stack.jars import resolve_jars
 from stack.kafka import EmbeddedKafka
-from stack.layout import Layout
 from stack.metabase import Metabase, MetabaseLaunch, MetabaseRelease, find_java
 from stack.postgres import EmbeddedPostgres
 from stack.preflight import PrerequisiteError, check_java, check_ports_free, check_python
 from stack.process import ManagedProcess, RunAs
 from stack.row_counts import count_rows
 from stack.supervision import METABASE, PROGRAMS, RUNNING_STATES, Program, Supervisor
+from wikistream.credentials import Credentials, load_or_create, stored_password
 from wikistream.flink_rest import FlinkRest, FlinkRestError
 from wikistream.health import HealthThresholds, PipelineHealth, observe
 from wikistream.job_keeper import KeeperLog
+from wikistream.layout import Layout
 from wikistream.postgres import ADMIN_USER, SEEDER_USER, WRITER_USER, libpq_dsn
 from wikistream.settings import REPO_ROOT, StackSettings, cache_dir
 
@@ -48,7 +48,11 @@ class Launch:
 
 
 class Progress:
-    """Numbered steps with timings, so a long start-up shows what it is doing."""
+    """Numbered steps with timings, so a long start-up shows what it is doing.
+
+    The total is announced up front ("[3/10]"), so it is checked: a step past it, or finish() short
+    of it, is an error (every `make run` in the tests would show a miscount).
+    """
 
     def __init__(self, total: int, echo: Callable[[str], None] = print) -> None:
         self.total = total
@@ -58,10 +62,16 @@ class Progress:
     @contextmanager
     def step(self, title: str) -> Iterator[None]:
         self.done += 1
+        if self.done > self.total:
+            raise RuntimeError(f"step {self.done} ({title}) is past the {self.total} steps announced")
         started = time.monotonic()
         self.echo(f"[{self.done}/{self.total}] {title} ...")
         yield
         self.echo(f"      done in {time.monotonic() - started:.1f} s")
+
+    def finish(self) -> None:
+        if self.done != self.total:
+            raise RuntimeError(f"{self.done} steps ran of the {self.total} announced")
 
 
 class EmbeddedStack:
@@ -275,6 +285,7 @@ class EmbeddedStack:
             echo(f"      producer {'started' if started else 'already running'} (pid {self.producer.pid()})")
         with progress.step("Waiting for rows to arrive in PostgreSQL"):
             echo(f"      clicks: {self._wait_for_rows(wait_rows_timeout)} rows and growing")
+        progress.finish()
         if MetabaseLaunch.load(self.layout) is not None:
             # Set up by an earlier `make metabase`: back with the stack, without waiting for it.
             self.supervisor.ensure_program(METABASE.name)
@@ -315,6 +326,7 @@ class EmbeddedStack:
                 raise PrerequisiteError(f"{error} (log: {self.metabase_process.log_file})") from error
         with progress.step("Applying the dashboards (dashboards/definitions)"):
             self._apply_dashboards()
+        progress.finish()
         return self.metabase.url
 
     def _apply_dashboards(self) -> None:

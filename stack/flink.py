@@ -19,12 +19,12 @@ from pathlib import Path
 
 import yaml
 
-from stack.layout import Layout
 from stack.preflight import PrerequisiteError, wait_for_port
 from stack.process import ManagedProcess
 from wikistream.flink_config import shared_options
 from wikistream.flink_rest import FlinkRest
 from wikistream.job_keeper import RestorePoints
+from wikistream.layout import Layout
 from wikistream.settings import REPO_ROOT
 
 JOB_ENTRYPOINT = REPO_ROOT / "flink_job" / "main.py"

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import requests
 
-from stack.layout import FLINK_JARS_DIR, FUNCTIONS_DIR, JARS_DIR, KAFKA_JARS_DIR
 from stack.preflight import PrerequisiteError
+from wikistream.layout import FLINK_JARS_DIR, FUNCTIONS_DIR, JARS_DIR, KAFKA_JARS_DIR
 from wikistream.settings import StackSettings
 
 MAVEN_CENTRAL = "https://repo.maven.apache.org/maven2"

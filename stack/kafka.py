@@ -11,9 +11,9 @@ from pathlib import Path
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from stack.layout import KAFKA_JARS_DIR, Layout
 from stack.preflight import PrerequisiteError, wait_for_port
 from stack.process import ManagedProcess
+from wikistream.layout import KAFKA_JARS_DIR, Layout
 from wikistream.settings import REPO_ROOT
 
 SHARED_BROKER_PROPERTIES = REPO_ROOT / "config" / "kafka-broker.properties"

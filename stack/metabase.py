@@ -21,11 +21,11 @@ from pathlib import Path
 import requests
 from psycopg2 import sql
 
-from stack.credentials import load_or_create_secrets
-from stack.layout import Layout
 from stack.postgres import EmbeddedPostgres
 from stack.preflight import PrerequisiteError, java_major_version
+from wikistream.credentials import load_or_create_secrets
 from wikistream.download import Checksum, DownloadError, ResumableDownloader
+from wikistream.layout import Layout
 from wikistream.postgres import METABASE_APP_DB, METABASE_APP_USER
 from wikistream.settings import StackSettings
 

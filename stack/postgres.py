@@ -22,11 +22,11 @@ import psycopg2
 from psycopg2 import sql
 
 from stack import postgres_home
-from stack.credentials import Credentials
-from stack.layout import SQL_DIR, Layout
 from stack.postgres_home import PostgresHome
 from stack.preflight import PrerequisiteError
 from stack.process import ManagedProcess, RunAs, popen_identity, unprivileged_identity
+from wikistream.credentials import Credentials
+from wikistream.layout import SQL_DIR, Layout
 from wikistream.postgres import ADMIN_USER, libpq_dsn
 from wikistream.settings import stack_settings
 

@@ -23,9 +23,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from stack.layout import Layout
 from stack.preflight import PrerequisiteError
 from stack.process import RunAs, popen_identity
+from wikistream.layout import Layout
 
 LOCATION_FILE = "location"
 

@@ -23,9 +23,9 @@ from typing import Any
 
 from supervisor.xmlrpc import SupervisorTransport
 
-from stack.layout import Layout
 from stack.preflight import PrerequisiteError
 from stack.process import ManagedProcess
+from wikistream.layout import Layout
 from wikistream.settings import REPO_ROOT
 
 # Longest path a Unix socket may have (sun_path), with room to spare.

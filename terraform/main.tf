@@ -46,11 +46,12 @@ module "network" {
 module "postgres" {
   source = "../modules/postgres"
 
-  stack     = local.stack
-  build     = local.build
-  host_port = tonumber(local.s["POSTGRES_PORT"])
-  database  = local.s["POSTGRES_DB"]
-  passwords = local.postgres_passwords
+  stack          = local.stack
+  build          = local.build
+  host_port      = tonumber(local.s["POSTGRES_PORT"])
+  container_port = tonumber(local.s["POSTGRES_CONTAINER_PORT"])
+  database       = local.s["POSTGRES_DB"]
+  passwords      = local.postgres_passwords
 }
 
 module "kafka" {

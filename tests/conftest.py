@@ -24,14 +24,14 @@ import pytest
 from kafka import KafkaProducer
 from psycopg2 import sql
 
-from stack.credentials import load_or_create
 from stack.kafka import EmbeddedKafka
-from stack.layout import Layout
 from stack.postgres import EmbeddedPostgres, apply_schema_files
 from stack.preflight import free_port
 from stack.process import ManagedProcess
 from tests.squatter import Squatter
+from wikistream.credentials import load_or_create
 from wikistream.events import ClickEvent
+from wikistream.layout import Layout
 from wikistream.postgres import ADMIN_USER, libpq_dsn
 from wikistream.settings import REPO_ROOT, stack_settings
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from stack.credentials import load_or_create
-from stack.layout import Layout
 from tests.conftest import RunningStack
 from tests.flink_rest_probe import assert_jar_upload_refused, probe_rest
+from wikistream.credentials import load_or_create
+from wikistream.layout import Layout
 from wikistream.settings import stack_settings
 
 pytestmark = pytest.mark.slow

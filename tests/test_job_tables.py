@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import RunningStack
 from wikistream.events import ClickEvent, referrer_class
+from wikistream.settings import stack_settings
 
 pytestmark = pytest.mark.slow
 
@@ -107,7 +108,8 @@ def test_known_events_produce_exactly_the_expected_rows_in_every_table(
     rejected_at = running_stack.send([(None, payload, t0) for payload in malformed])
     # Close every test window: a click past the last one on each partition moves the watermark.
     advance = t0 + 3 * MINUTE_MS + 30_000
-    for partition in (0, 1):
+    partitions = int(running_stack.env.get("KAFKA_TOPIC_PARTITIONS", stack_settings().kafka_topic_partitions))
+    for partition in range(partitions):
         marker = ClickEvent(
             f"{tag}-advance-{partition}",
             f"{tag}-adv",

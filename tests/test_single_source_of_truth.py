@@ -49,3 +49,24 @@ def test_makefile_reads_the_same_file() -> None:
 def test_environment_overrides_the_file_in_make_as_in_python() -> None:
     env = dict(os.environ) | {"FLINK_REST_PORT": "18081"}
     assert _make_prints("$(FLINK_REST_PORT) $${FLINK_REST_PORT}", env) == ["18081", "18081"]
+
+
+README_VERSIONS = {
+    "Flink (PyFlink)": "FLINK_VERSION",
+    "Kafka": "KAFKA_VERSION",
+    "PostgreSQL JDBC": "POSTGRES_JDBC_VERSION",
+    "Metabase": "METABASE_VERSION",
+}
+
+
+def test_the_readme_versions_table_says_what_config_stack_env_pins() -> None:
+    section = (REPO_ROOT / "README.md").read_text().split("## Versions", 1)[1].split("\n## ", 1)[0]
+    rows = {
+        cells[0]: cells[1]
+        for line in section.splitlines()
+        if line.startswith("| ") and len(cells := [cell.strip() for cell in line.strip("|").split("|")]) >= 2
+    }
+    pinned = stack_settings().model_dump()
+    for component, key in README_VERSIONS.items():
+        assert component in rows, f"the README's versions table has no row for {component}"
+        assert rows[component].split()[0] == pinned[key.lower()], f"README says {rows[component]!r}, {key} pins"

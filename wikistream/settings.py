@@ -53,6 +53,7 @@ class StackSettings(BaseSettings):
     flink_rest_port: int = Field(ge=1, le=65535)
     flink_rpc_port: int = Field(ge=1, le=65535)
     postgres_port: int = Field(ge=1, le=65535)
+    postgres_container_port: int = Field(ge=1, le=65535)
     metabase_port: int = Field(ge=1, le=65535)
 
     kafka_heap: str = Field(pattern=r"^[0-9]+[mg]$")
@@ -80,10 +81,6 @@ class StackSettings(BaseSettings):
     @property
     def kafka_bootstrap(self) -> str:
         return f"127.0.0.1:{self.kafka_port}"
-
-    @property
-    def flink_rest_url(self) -> str:
-        return f"http://127.0.0.1:{self.flink_rest_port}"
 
 
 @lru_cache(maxsize=1)

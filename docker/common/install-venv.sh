@@ -7,5 +7,5 @@ dir="$(cd "$(dirname "$0")" && pwd)"
 sh "$dir/install-extra-ca.sh" "$dir/extra-ca.crt"
 python3 -m venv /opt/venv
 PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 \
-    /opt/venv/bin/pip install --quiet --require-hashes -r "$dir/requirements.txt"
+    /opt/venv/bin/pip install --quiet --use-pep517 --require-hashes -r "$dir/requirements.txt"
 rm -rf "$dir" /root/.cache

@@ -5,7 +5,7 @@
 
 locals {
   alias = "postgres"
-  port  = 5432
+  port  = var.container_port
 
   secrets = {
     POSTGRES_ADMIN_PASSWORD  = var.passwords.admin

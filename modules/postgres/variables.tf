@@ -37,6 +37,16 @@ variable "host_port" {
   }
 }
 
+variable "container_port" {
+  description = "Port PostgreSQL listens on inside the container network (the other containers connect to it)."
+  type        = number
+
+  validation {
+    condition     = var.container_port >= 1 && var.container_port <= 65535
+    error_message = "container_port must be a TCP port (1-65535)."
+  }
+}
+
 variable "database" {
   description = "The analytics database; created on first start, sql/ applied to it on every start."
   type        = string

@@ -7,7 +7,7 @@ import uuid
 
 import psycopg2
 import pytest
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
 pytestmark = pytest.mark.slow
@@ -27,16 +27,19 @@ def topic(kafka_bootstrap: str) -> str:
         admin.close()
 
 
-def _consume(bootstrap: str, topic: str, expected: int) -> list:
-    consumer = KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=15000
-    )
-    records = []
+def _consume_all(bootstrap: str, topic: str) -> list:
+    """Every record of the topic: read up to each partition's end offset, so an extra one shows too."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=15000)
     try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        ends = consumer.end_offsets(partitions)
+        records = []
         for record in consumer:
             records.append(record)
-            if len(records) == expected:
+            if all(consumer.position(tp) >= end for tp, end in ends.items()):
                 break
+        assert len(records) == sum(ends.values()), "records up to the end offsets"
     finally:
         consumer.close()
     return records
@@ -49,7 +52,7 @@ def test_run_sends_exactly_total_events_keyed_and_timestamped(
     assert run_producer("seed-users", "--count", "50", "--source", "offline", env=env).returncode == 0
     result = run_producer("run", "--total", "1500", "--rate", "1000", "--seed", "8", env=env)
     assert result.returncode == 0, result.stderr
-    records = _consume(kafka_bootstrap, topic, 1500)
+    records = _consume_all(kafka_bootstrap, topic)
     assert len(records) == 1500
     events = [json.loads(record.value) for record in records]
     assert len({event["event_id"] for event in events}) == 1500

@@ -13,8 +13,8 @@ import pytest
 from psycopg2 import errors
 from psycopg2.extensions import parse_dsn
 
-from stack.credentials import Credentials
 from stack.postgres import EmbeddedPostgres
+from wikistream.credentials import Credentials
 from wikistream.postgres import ADMIN_USER, READER_USER, SEEDER_USER, WRITER_USER
 
 pytestmark = pytest.mark.slow

@@ -29,13 +29,13 @@ import pytest
 import requests
 import yaml
 
-from stack.credentials import load_or_create_secrets
-from stack.layout import Layout
 from stack.metabase import MIN_JAVA, MetabaseLaunch, MetabaseRelease
 from stack.preflight import free_port, java_major_version
 from stack.supervision import Supervisor
 from tests.conftest import RunningStack
 from tests.range_site import RangeSite
+from wikistream.credentials import load_or_create_secrets
+from wikistream.layout import Layout
 from wikistream.postgres import METABASE_APP_DB, METABASE_APP_USER, libpq_dsn
 from wikistream.settings import REPO_ROOT, stack_settings
 

@@ -10,6 +10,17 @@ from pathlib import Path
 from stack.process import ManagedProcess, cpu_ticks, group_members, process_tree
 
 
+def _children(pid: int, name: str | None = None, timeout: float = 10.0) -> list[str]:
+    """The pids of pid's children (named name), waiting up to timeout for the first one to appear."""
+    command = ["pgrep", "-P", str(pid), *(["-x", name] if name else [])]
+    deadline = time.monotonic() + timeout
+    while True:
+        children = subprocess.run(command, capture_output=True, text=True).stdout.split()
+        if children or time.monotonic() > deadline:
+            return children
+        time.sleep(0.05)
+
+
 def _service(tmp_path: Path) -> ManagedProcess:
     return ManagedProcess("sleeper", tmp_path / "run", tmp_path / "logs")
 
@@ -19,12 +30,7 @@ def test_start_writes_pid_file_and_stop_ends_the_process_group(tmp_path: Path) -
     # A parent with a child: stopping must end both, since services run in their own session.
     pid = service.start([sys.executable, "-c", "import subprocess; subprocess.run(['sleep', '300'])"])
     assert service.pid() == pid
-    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-    for _ in range(50):
-        if children:
-            break
-        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-    assert children, "the child process did not start"
+    assert _children(pid), "the child process did not start"
     assert service.stop(timeout=10) is True
     assert not Path(f"/proc/{pid}").exists()
     assert group_members(pid) == []
@@ -68,13 +74,7 @@ def test_process_tree_follows_children_that_left_the_process_group(tmp_path: Pat
     pid = service.start(["sh", "-c", "setsid sleep 300 & wait"])
     escaped: list[str] = []
     try:
-        for _ in range(50):
-            escaped = subprocess.run(
-                ["pgrep", "-P", str(pid), "-x", "sleep"], capture_output=True, text=True
-            ).stdout.split()
-            if escaped:
-                break
-            time.sleep(0.1)
+        escaped = _children(pid, "sleep")
         assert escaped, "the setsid child did not start"
         child = int(escaped[0])
         assert child not in group_members(pid)

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from stack.credentials import load_or_create
-from stack.layout import Layout
 from stack.postgres import EmbeddedPostgres, server_bin_dir
 from stack.preflight import PrerequisiteError, free_port
+from wikistream.credentials import load_or_create
+from wikistream.layout import Layout
 
 pytestmark = [
     pytest.mark.slow,

@@ -205,7 +205,7 @@ def plan(initialized: TerraformRun) -> dict:
     if not docker_running():
         unavailable("no Docker engine answers (docker info failed)")
     if not any((REPO_ROOT / "jars" / "target" / "kafka").glob("*.jar")):
-        pytest.skip("the jars are missing: run 'make jars' (make test does)")
+        unavailable("the jars are missing: run 'make jars' (make test does)")
     plan_file = initialized.work_dir / "plan.bin"
     # python-terraform's plan() adds -detailed-exitcode: 2 means "there are changes".
     code, out, err = initialized._call(
@@ -242,7 +242,8 @@ def test_plan_covers_metabase_with_its_own_volume(plan: dict) -> None:
 
 def test_plan_every_container_is_health_checked_and_waited_for(plan: dict) -> None:
     containers = planned(plan, "docker_container")
-    assert len(containers) == 7  # postgres, kafka, producer, jobmanager, 1 taskmanager, job, metabase
+    # postgres, kafka, producer, jobmanager, the taskmanagers, job, metabase
+    assert len(containers) == 6 + int(plan["variables"]["taskmanager_count"]["value"])
     for address, after in containers.items():
         assert after["healthcheck"] and after["healthcheck"][0]["test"], address
         assert after["wait"] is True, address
@@ -266,3 +267,12 @@ def test_plan_has_no_password_in_clear(plan: dict) -> None:
         assert outputs[name]["sensitive"] is True, name
     configuration = "\n".join(path.read_text() for path in [*TERRAFORM_DIR.glob("*.tf"), *MODULES_DIR.glob("*/*.tf")])
     assert not re.search(r'(?i)password\s*=\s*"[^"$]', configuration)
+
+
+def test_a_missing_prerequisite_fails_when_terraform_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WIKISTREAM_REQUIRE_TERRAFORM", "1")
+    with pytest.raises(pytest.fail.Exception, match="jars are missing"):
+        unavailable("the jars are missing")
+    monkeypatch.setenv("WIKISTREAM_REQUIRE_TERRAFORM", "0")
+    with pytest.raises(pytest.skip.Exception):
+        unavailable("the jars are missing")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from stack.credentials import load_or_create
+from wikistream.credentials import load_or_create
 
 
 def test_passwords_are_generated_once_private_and_distinct(tmp_path: Path) -> None:
