@@ -83,8 +83,9 @@ def test_known_events_produce_exactly_the_expected_rows_in_every_table(
     t0 = (int(time.time() * 1000) // MINUTE_MS + 1) * MINUTE_MS
     entries = ["other-search", "other-external", "other-empty"]
     events: list[ClickEvent] = []
-    for s, user_id in enumerate(users):
-        prev = entries[s]
+    # And one user nobody seeded: its clicks land all the same, enriched as country 'unknown'.
+    for s, user_id in enumerate([*users, f"{tag}-unseeded"]):
+        prev = entries[s % len(entries)]
         for seq in range(1, 8):
             curr = f"E2E_{tag}_{(s + seq) % 5}"
             events.append(
@@ -136,11 +137,12 @@ def test_known_events_produce_exactly_the_expected_rows_in_every_table(
         {(w, a, n) for (w, a), n in per_article.items()},
         "clicks_per_minute_article",
     )
-    per_country = Counter((window(e), users[e.user_id]) for e in events)
+    per_country = Counter((window(e), users.get(e.user_id, "unknown")) for e in events)
     wait_for(
         running_stack,
-        "SELECT window_start, country, clicks FROM clicks_per_minute_country WHERE country LIKE %s",
-        (f"Testland-{tag}-%",),
+        "SELECT window_start, country, clicks FROM clicks_per_minute_country"
+        " WHERE country LIKE %s OR (country = 'unknown' AND window_start = ANY(%s))",
+        (f"Testland-{tag}-%", list(windows.values())),
         {(w, c, n) for (w, c), n in per_country.items()},
         "clicks_per_minute_country",
     )

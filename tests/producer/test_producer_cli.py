@@ -7,8 +7,10 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
+from typing import IO
 
 from wikistream.events import EVENT_FIELDS, ClickEvent
 from wikistream.postgres import SEEDER_USER
@@ -112,3 +114,56 @@ def test_run_accepts_a_clickstream_file_or_a_model(write_tsv, tmp_path: Path, ru
     assert run_producer("build-model", "--clickstream", str(source), "--out", str(model)).returncode == 0
     from_model = run_producer(*args, "--clickstream", str(model))
     assert from_model.stdout == from_file.stdout
+
+
+def _producer(data_dir: Path, *args: str, stdout: int | IO[bytes] = subprocess.PIPE) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "producer", "run", "--dry-run", "--pace", "--seed", "3", *args],
+        cwd=REPO_ROOT,
+        env=os.environ | {"PRODUCER_DATA_DIR": str(data_dir)},
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_a_paced_run_emits_each_event_near_its_own_time(data_dir: Path) -> None:
+    """Paced, events leave when their event time comes: unpaced, the last would leave seconds early."""
+    rate, total = 400, 1200
+    producer = _producer(data_dir, "--rate", str(rate), "--total", str(total))
+    assert producer.stdout is not None
+    early_or_late = []
+    times = []
+    for line in producer.stdout:
+        read_ms = time.time() * 1000
+        event_ms = json.loads(line)["event_time_ms"]
+        times.append(event_ms)
+        early_or_late.append(read_ms - event_ms)
+    assert producer.wait(timeout=60) == 0, producer.stderr.read() if producer.stderr else ""
+    assert len(times) == total
+    # The event times span the run at the rate asked for (a step of the simulator is at most 100 ms).
+    assert abs((max(times) - min(times)) / 1000 - total / rate) < 0.5
+    worst = max(early_or_late, key=abs)
+    assert abs(worst) < 1500, f"an event left {worst:.0f} ms after its event time (negative: before)"
+
+
+def test_a_rate_the_machine_cannot_sustain_is_reported_and_event_times_stay_near_now(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "events.jsonl"
+    with out.open("wb") as sink:
+        producer = _producer(data_dir, "--rate", "5000000", stdout=sink)
+        assert producer.stderr is not None
+        warned = ""
+        deadline = time.monotonic() + 60
+        try:
+            while not warned and time.monotonic() < deadline:
+                line = producer.stderr.readline().decode()
+                warned = line if "behind the wall clock" in line else ""
+        finally:
+            producer.send_signal(signal.SIGTERM)
+            producer.communicate(timeout=60)
+    assert warned, "no 'fell behind' warning within 60 s at 5,000,000 events/s"
+    assert "the rate is not sustainable here" in warned
+    last = json.loads(out.read_bytes().splitlines()[-1])
+    # Event times were moved forward: not left minutes behind the clock by the backlog.
+    assert abs(time.time() * 1000 - last["event_time_ms"]) < 10_000
