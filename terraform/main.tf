@@ -48,8 +48,8 @@ module "postgres" {
 
   stack          = local.stack
   build          = local.build
-  host_port      = tonumber(local.s["POSTGRES_PORT"])
-  container_port = tonumber(local.s["POSTGRES_CONTAINER_PORT"])
+  host_port      = local.numbers["POSTGRES_PORT"]
+  container_port = local.numbers["POSTGRES_CONTAINER_PORT"]
   database       = local.s["POSTGRES_DB"]
   passwords      = local.postgres_passwords
 }
@@ -59,11 +59,11 @@ module "kafka" {
 
   stack            = local.stack
   build            = local.build
-  host_port        = tonumber(local.s["KAFKA_PORT"])
-  controller_port  = tonumber(local.s["KAFKA_CONTROLLER_PORT"])
+  host_port        = local.numbers["KAFKA_PORT"]
+  controller_port  = local.numbers["KAFKA_CONTROLLER_PORT"]
   advertised_host  = var.kafka_advertised_host
   topic            = local.s["KAFKA_TOPIC"]
-  topic_partitions = tonumber(local.s["KAFKA_TOPIC_PARTITIONS"])
+  topic_partitions = local.numbers["KAFKA_TOPIC_PARTITIONS"]
   heap             = local.s["KAFKA_HEAP"]
 }
 
@@ -83,8 +83,8 @@ module "producer" {
     user     = local.seeder_user
   }
   postgres_password = local.postgres_passwords.seeder
-  rate              = coalesce(var.producer_rate, tonumber(local.s["PRODUCER_RATE"]))
-  users_count       = tonumber(local.s["USERS_COUNT"])
+  rate              = coalesce(var.producer_rate, local.numbers["PRODUCER_RATE"])
+  users_count       = local.numbers["USERS_COUNT"]
   user_source       = var.producer_user_source
   start_after       = compact([module.postgres.container_id, module.kafka.container_id])
 }
@@ -94,15 +94,15 @@ module "flink" {
 
   stack             = local.stack
   build             = local.build
-  rest_port         = tonumber(local.s["FLINK_REST_PORT"])
-  rpc_port          = tonumber(local.s["FLINK_RPC_PORT"])
-  task_slots        = tonumber(local.s["FLINK_TASK_SLOTS"])
+  rest_port         = local.numbers["FLINK_REST_PORT"]
+  rpc_port          = local.numbers["FLINK_RPC_PORT"]
+  task_slots        = local.numbers["FLINK_TASK_SLOTS"]
   taskmanager_count = var.taskmanager_count
   job_parallelism   = var.job_parallelism
   memory = coalesce(var.flink_memory, {
     jobmanager       = local.s["FLINK_JOBMANAGER_MEMORY"]
     taskmanager      = local.s["FLINK_TASKMANAGER_MEMORY"]
-    managed_fraction = tonumber(local.s["FLINK_MANAGED_MEMORY_FRACTION"])
+    managed_fraction = local.numbers["FLINK_MANAGED_MEMORY_FRACTION"]
   })
   job = {
     name                    = local.s["FLINK_JOB_NAME"]
@@ -122,7 +122,7 @@ module "metabase" {
   enabled            = var.enable_metabase
   image              = coalesce(var.metabase_image, "metabase/metabase:v${local.s["METABASE_VERSION"]}")
   keep_image_locally = var.keep_images
-  host_port          = tonumber(local.s["METABASE_PORT"])
+  host_port          = local.numbers["METABASE_PORT"]
   start_after        = compact([module.postgres.container_id])
 }
 

@@ -15,4 +15,13 @@ locals {
   ]...)
 
   settings = merge(local.stack_env, var.stack_env_overrides)
+
+  # The numeric settings, decoded once: a value that is not a number fails the plan here, by key.
+  numbers = {
+    for key in [
+      "POSTGRES_PORT", "POSTGRES_CONTAINER_PORT", "KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "KAFKA_TOPIC_PARTITIONS",
+      "PRODUCER_RATE", "USERS_COUNT", "FLINK_REST_PORT", "FLINK_RPC_PORT", "FLINK_TASK_SLOTS",
+      "FLINK_MANAGED_MEMORY_FRACTION", "METABASE_PORT",
+    ] : key => tonumber(local.settings[key])
+  }
 }

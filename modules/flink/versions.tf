@@ -3,8 +3,9 @@ terraform {
 
   required_providers {
     docker = {
-      source  = "kreuzwerker/docker"
-      version = "4.6.0"
+      source = "kreuzwerker/docker"
+      # A minimum: the root module (terraform/versions.tf) pins the exact version.
+      version = ">= 4.6.0"
     }
   }
 }
