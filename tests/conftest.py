@@ -43,6 +43,17 @@ def _world_readable_tempdir(prefix: str) -> Path:
     return path
 
 
+# Fixtures that start a real service. A test using one, directly or through another fixture, is
+# marked slow here, so `-m "not slow"` never starts a service, whatever its author remembered.
+SERVICE_FIXTURES = frozenset({"postgres_server", "kafka_bootstrap", "running_stack", "applied_stack"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[EmbeddedPostgres]:
     root = _world_readable_tempdir("wikistream-pg-")

@@ -13,14 +13,11 @@ import uuid
 from contextlib import closing
 
 import psycopg2
-import pytest
 
 from stack.supervision import PROGRAMS
 from tests.conftest import RunningStack
 from wikistream.events import ClickEvent
 from wikistream.settings import stack_settings
-
-pytestmark = pytest.mark.slow
 
 DEADLINE_S = 120.0
 SERVICES = [program.name for program in PROGRAMS]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 import uuid
 
-import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from flink_job.validation import FUTURE_REASON
@@ -20,8 +19,6 @@ from tests.test_end_to_end import DEADLINE_S, tagged, wait_for_counts
 from wikistream.events import ClickEvent
 from wikistream.flink_rest import FlinkRest
 from wikistream.settings import stack_settings
-
-pytestmark = pytest.mark.slow
 
 AHEAD_MS = 59 * 60 * 1000
 LOG_APPEND_TIME = 1

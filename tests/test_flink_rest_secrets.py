@@ -9,15 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import RunningStack
 from tests.flink_rest_probe import assert_jar_upload_refused, probe_rest
 from wikistream.credentials import load_or_create
 from wikistream.layout import Layout
 from wikistream.settings import stack_settings
-
-pytestmark = pytest.mark.slow
 
 
 def _base(running_stack: RunningStack) -> str:

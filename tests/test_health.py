@@ -12,13 +12,9 @@ import signal
 import time
 import uuid
 
-import pytest
-
 from tests.conftest import RunningStack
 from tests.test_end_to_end import tagged, wait_for_counts
 from wikistream.postgres import WRITER_USER
-
-pytestmark = pytest.mark.slow
 
 
 def status(stack: RunningStack) -> tuple[int, str]:

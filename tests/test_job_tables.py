@@ -21,8 +21,6 @@ from tests.conftest import RunningStack
 from wikistream.events import ClickEvent, referrer_class
 from wikistream.settings import stack_settings
 
-pytestmark = pytest.mark.slow
-
 DEADLINE_S = 120.0
 MINUTE_MS = 60_000
 

@@ -11,8 +11,6 @@ import pytest
 from dashboards.definitions import DEFAULT_DEFINITIONS, CardDefinition, load_definitions
 from dashboards.reader_connection import ReaderConnection
 
-pytestmark = pytest.mark.slow
-
 CARDS = load_definitions(DEFAULT_DEFINITIONS).cards
 
 

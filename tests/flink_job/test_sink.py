@@ -18,8 +18,6 @@ from flink_job.settings import JobSettings
 from flink_job.validation import sql_string
 from stack.preflight import free_port
 
-pytestmark = pytest.mark.slow
-
 
 def _env():
     from pyflink.table import EnvironmentSettings, TableEnvironment

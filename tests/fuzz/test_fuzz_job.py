@@ -14,7 +14,6 @@ import time
 import uuid
 from collections import defaultdict
 
-import pytest
 from kafka import KafkaProducer
 
 from tests.conftest import RunningStack
@@ -23,8 +22,6 @@ from tests.fuzz.oracle import judge
 from wikistream.events import EVENT_FIELDS
 from wikistream.flink_rest import FlinkRest
 from wikistream.settings import stack_settings
-
-pytestmark = pytest.mark.slow
 
 MESSAGES = 12_000
 DEADLINE_S = 240.0

@@ -10,8 +10,6 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
-pytestmark = pytest.mark.slow
-
 LOG_APPEND_TIME = 1
 
 

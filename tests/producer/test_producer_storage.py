@@ -8,8 +8,6 @@ import pytest
 from producer.user_store import DatabaseError, connect, load_user_weights, upsert_users
 from producer.users import generate_offline_users
 
-pytestmark = pytest.mark.slow
-
 
 def _rows(dsn: str) -> list[tuple]:
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:

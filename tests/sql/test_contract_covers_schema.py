@@ -12,13 +12,10 @@ import re
 from contextlib import closing
 
 import psycopg2
-import pytest
 
 from flink_job.pipeline import sink_ddls
 from flink_job.settings import JobSettings
 from wikistream.events import EVENT_FIELDS, FieldSpec
-
-pytestmark = pytest.mark.slow
 
 CONTRACT = {spec.name: spec for spec in EVENT_FIELDS}
 # Which contract field feeds which column. Every other column of a job table is computed by the job

@@ -17,8 +17,6 @@ from stack.postgres import EmbeddedPostgres
 from wikistream.credentials import Credentials
 from wikistream.postgres import ADMIN_USER, READER_USER, SEEDER_USER, WRITER_USER
 
-pytestmark = pytest.mark.slow
-
 USER_ROW = "('u', 'n', 'f', 'l', 'x', 'e@example.com', 'c', 'XX', 30, now(), 1, 'offline-synthetic')"
 CLICK_ROW = "('e', 'u', 's', 1, 'a', 'b', 'link', 'internal link', now(), 0, 0, now())"
 PROBES = {

@@ -13,8 +13,6 @@ from psycopg2.extensions import parse_dsn
 from stack.postgres import EmbeddedPostgres, apply_schema_files, server_bin_dir
 from wikistream.postgres import READER_USER, WRITER_USER
 
-pytestmark = pytest.mark.slow
-
 
 def schema_dump(dsn: str) -> str:
     params = parse_dsn(dsn)
