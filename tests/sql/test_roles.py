@@ -20,7 +20,8 @@ from wikistream.postgres import ADMIN_USER, READER_USER, SEEDER_USER, WRITER_USE
 USER_ROW = "('u', 'n', 'f', 'l', 'x', 'e@example.com', 'c', 'XX', 30, now(), 1, 'offline-synthetic')"
 CLICK_ROW = "('e', 'u', 's', 1, 'a', 'b', 'link', 'internal link', now(), 0, 0, now())"
 PROBES = {
-    "run a shell command": "COPY (SELECT 1) TO PROGRAM 'true'",
+    # The program reads what it is sent: one that exits first ('true') races the server's write (EPIPE).
+    "run a shell command": "COPY (SELECT 1) TO PROGRAM 'cat >/dev/null'",
     "read a server file": "SELECT pg_read_file('PG_VERSION')",
     "create a table": "CREATE TABLE probe (id int)",
     "create a temporary table": "CREATE TEMPORARY TABLE probe (id int)",
