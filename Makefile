@@ -76,7 +76,7 @@ lint: $(STAMP) tf-init ## ruff (rules, format), mypy --strict, shellcheck, terra
 	@$(PY) -m ruff format --check .
 	@$(PY) -m mypy
 	@command -v shellcheck >/dev/null || { echo "error: shellcheck is not installed (Debian: apt-get install shellcheck)"; exit 1; }
-	@shellcheck $$(git ls-files '*.sh') .ci/run
+	@shellcheck -x $$(git ls-files '*.sh') .ci/run
 	@$(TERRAFORM) fmt -check -recursive $(TF_DIR) modules && $(TF) validate -no-color >/dev/null
 	@echo "lint: clean"
 

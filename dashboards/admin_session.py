@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dashboards.metabase_client import METABASE_API_VERSION, MetabaseClient
+from wikistream.env_file import read_env_file, write_private_env_file
 
 ADMIN_FILE_NAME = "metabase-admin.env"
 EMAIL_KEY = "METABASE_ADMIN_EMAIL"
@@ -60,7 +61,7 @@ def open_admin_session(client: MetabaseClient, credentials_file: Path, site_name
 
 
 def _known_credentials(path: Path) -> AdminCredentials | None:
-    stored = _read_env_file(path)
+    stored = read_env_file(path)
     email = os.environ.get(EMAIL_KEY) or stored.get(EMAIL_KEY)
     password = os.environ.get(PASSWORD_KEY) or stored.get(PASSWORD_KEY)
     return AdminCredentials(email, password) if email and password else None
@@ -71,10 +72,7 @@ def _create_credentials_file(path: Path) -> AdminCredentials:
     admin = AdminCredentials(
         os.environ.get(EMAIL_KEY) or DEFAULT_ADMIN_EMAIL, os.environ.get(PASSWORD_KEY) or generate_password()
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(f"{EMAIL_KEY}={admin.email}\n{PASSWORD_KEY}={admin.password}\n")
+    write_private_env_file(path, {EMAIL_KEY: admin.email, PASSWORD_KEY: admin.password})
     return admin
 
 
@@ -90,10 +88,3 @@ def generate_password() -> str:
             and any(c in string.punctuation for c in password)
         ):
             return password
-
-
-def _read_env_file(path: Path) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {key.strip(): value.strip() for key, value in pairs}

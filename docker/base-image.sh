@@ -8,13 +8,8 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-setting() { # setting KEY: environment, then config/stack.env
-    local key="$1" value="${!1:-}"
-    if [ -z "$value" ]; then
-        value="$(sed -n "s/^${key}=//p" "$root/config/stack.env" | tail -n1)"
-    fi
-    printf '%s' "$value"
-}
+# shellcheck source=config/stack-env.sh
+source "$root/config/stack-env.sh"
 
 image="${1:-$(setting BASE_IMAGE)}"
 cache="${WIKISTREAM_CACHE:-$HOME/.cache/wikistream}/images"

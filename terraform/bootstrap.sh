@@ -10,7 +10,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-setting() { local value="${!1:-}"; [ -n "$value" ] || value="$(sed -n "s/^$1=//p" "$here/../config/stack.env" | tail -n1)"; printf '%s' "$value"; }
+# shellcheck source=config/stack-env.sh
+source "$here/../config/stack-env.sh"
 
 cache="${WIKISTREAM_CACHE:-$HOME/.cache/wikistream}"
 tf_version="$(setting TERRAFORM_VERSION)"

@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from wikistream.env_file import read_env_file, write_private_env_file
 from wikistream.postgres import READER_USER, SEEDER_USER, WRITER_USER
 
 _KEYS = ("POSTGRES_ADMIN_PASSWORD", "POSTGRES_WRITER_PASSWORD", "POSTGRES_READER_PASSWORD", "POSTGRES_SEEDER_PASSWORD")
@@ -28,19 +29,12 @@ class Credentials:
         return {SEEDER_USER: self.seeder_password, WRITER_USER: self.writer_password, READER_USER: self.reader_password}
 
 
-def _read_env_file(path: Path) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {key.strip(): value.strip() for key, value in pairs}
-
-
 def stored_password(path: Path, key: str) -> str | None:
     """One password as the stack uses it (environment first, then the file), never generated.
 
     For readers of a stack started elsewhere: a password made up here would not match PostgreSQL's.
     """
-    return os.environ.get(key) or _read_env_file(path).get(key) or None
+    return os.environ.get(key) or read_env_file(path).get(key) or None
 
 
 def load_or_create_secrets(path: Path, keys: tuple[str, ...]) -> dict[str, str]:
@@ -48,15 +42,12 @@ def load_or_create_secrets(path: Path, keys: tuple[str, ...]) -> dict[str, str]:
 
     Keys of the file that are not asked for are kept, so each component can keep its own there.
     """
-    stored = _read_env_file(path)
+    stored = read_env_file(path)
     missing = [key for key in keys if key not in stored]
     if missing:
         for key in missing:
             stored[key] = secrets.token_urlsafe(24)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.writelines(f"{key}={value}\n" for key, value in stored.items())
+        write_private_env_file(path, stored)
     return {key: os.environ.get(key) or stored[key] for key in keys}
 
 

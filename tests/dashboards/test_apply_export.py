@@ -21,6 +21,7 @@ from dashboards.reader_connection import ReaderConnection
 from stack.preflight import free_port
 from tests.dashboards.metabase_standin import CANNOT_CONNECT, MetabaseStandIn
 from tests.dashboards.operator import Operator
+from wikistream.env_file import read_env_file
 from wikistream.settings import REPO_ROOT
 
 
@@ -355,7 +356,7 @@ def test_environment_credentials_win_over_the_file(
     operator: Operator, metabase: MetabaseStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     operator.session()[0].close()
-    stored = dict(line.split("=", 1) for line in operator.credentials_file.read_text().splitlines())
+    stored = read_env_file(operator.credentials_file)
     monkeypatch.setenv(EMAIL_KEY, stored[EMAIL_KEY])
     monkeypatch.setenv(PASSWORD_KEY, "a-wrong-password-1")
     with pytest.raises(MetabaseError) as raised:

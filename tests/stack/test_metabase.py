@@ -35,6 +35,7 @@ from stack.supervision import Supervisor
 from tests.conftest import RunningStack
 from tests.range_site import RangeSite
 from wikistream.credentials import load_or_create_secrets
+from wikistream.env_file import read_env_file
 from wikistream.layout import Layout
 from wikistream.postgres import METABASE_APP_DB, METABASE_APP_USER, libpq_dsn
 from wikistream.settings import REPO_ROOT, stack_settings
@@ -211,8 +212,7 @@ def test_without_a_running_stack_it_says_to_start_one(site: Site, tmp_path: Path
 
 
 def _admin_session(state_dir: Path, url: str) -> requests.Session:
-    lines = (state_dir / "metabase-admin.env").read_text().splitlines()
-    admin = dict(line.split("=", 1) for line in lines if "=" in line)
+    admin = read_env_file(state_dir / "metabase-admin.env")
     session = requests.Session()
     token = session.post(
         f"{url}/api/session",

@@ -18,19 +18,15 @@ import pytest
 from stack.containers import TERRAFORM_DIR
 from tests.terraform.conftest import docker_running, unavailable
 from tests.terraform.tfdriver import MODULES_DIR, TerraformRun, make_state_private
+from wikistream.env_file import read_env_file
 from wikistream.settings import REPO_ROOT, stack_settings
 
 SERVICE_MODULES = ("network", "kafka", "flink", "postgres", "metabase", "producer")
 STANDARD_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md")
 
 
-def env_file(path: Path) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if re.match(r"^[A-Z][A-Z0-9_]*=", line))
-    return {key: value.strip() for key, value in pairs}
-
-
 def versions() -> dict[str, str]:
-    return env_file(REPO_ROOT / "config" / "stack.env")
+    return read_env_file(REPO_ROOT / "config" / "stack.env")
 
 
 def blocks(text: str, kind: str) -> dict[str, str]:
