@@ -11,7 +11,7 @@ from urllib.parse import urlencode, urlsplit
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from wikistream.postgres import WRITER_USER, libpq_dsn
+from wikistream.postgres import WRITER_USER, jdbc_url, libpq_dsn
 from wikistream.settings import REPO_ROOT, SECRETS_DIR, stack_settings
 
 _stack = stack_settings()
@@ -28,7 +28,7 @@ class JobSettings(BaseSettings):
     kafka_topic: str = Field(default=_stack.kafka_topic, alias="KAFKA_TOPIC")
     kafka_group_id: str = Field(default=_stack.kafka_group_id, alias="KAFKA_GROUP_ID")
     postgres_jdbc_url: str = Field(
-        default=f"jdbc:postgresql://127.0.0.1:{_stack.postgres_port}/{_stack.postgres_db}",
+        default=jdbc_url("127.0.0.1", _stack.postgres_port, _stack.postgres_db),
         alias="POSTGRES_JDBC_URL",
     )
     postgres_user: str = Field(default=WRITER_USER, alias="POSTGRES_WRITER_USER")

@@ -25,7 +25,7 @@ from wikistream.flink_rest import FlinkRest, FlinkRestError
 from wikistream.health import HealthThresholds, PipelineHealth, observe
 from wikistream.job_keeper import KeeperLog
 from wikistream.layout import Layout
-from wikistream.postgres import ADMIN_USER, SEEDER_USER, WRITER_USER, libpq_dsn
+from wikistream.postgres import ADMIN_USER, SEEDER_USER, WRITER_USER, jdbc_url, libpq_dsn
 from wikistream.settings import REPO_ROOT, StackSettings, cache_dir
 
 
@@ -156,7 +156,7 @@ class EmbeddedStack:
 
     @property
     def postgres_jdbc_url(self) -> str:
-        return f"jdbc:postgresql://127.0.0.1:{self.settings.postgres_port}/{self.settings.postgres_db}"
+        return jdbc_url("127.0.0.1", self.settings.postgres_port, self.settings.postgres_db)
 
     def job_env(self) -> dict[str, str]:
         return {

@@ -22,6 +22,11 @@ METABASE_APP_DB = "wikistream_metabase"
 REQUIRE_AUTH = "scram-sha-256"
 
 
+def jdbc_url(host: str, port: int, dbname: str) -> str:
+    """The job's (pgjdbc) address of a database; the SCRAM requirement is added by JobSettings.jdbc_url."""
+    return f"jdbc:postgresql://{host}:{port}/{dbname}"
+
+
 def libpq_dsn(*, host: str, port: int, dbname: str, user: str, password: str, connect_timeout: int = 5) -> str:
     return make_dsn(
         host=host,
