@@ -79,13 +79,13 @@ def wait_for_landing(
 ) -> Landing:
     """Poll until every event of the run is in every table, or deadline_s after the fault.
 
-    Ticks keep the watermark moving meanwhile (ticker: bootstrap, topic, partitions), so the run's
-    last minute window closes.
+    Once every click is in, ticks move the watermark (ticker: bootstrap, topic, partitions), so the
+    run's last minute window closes. Not before: a tick sent while the run's own events still wait in
+    a producer's buffer (Kafka down) could reach a partition ahead of them and make them late.
     """
     landing = Landing(run.events)
     done = threading.Event()
     thread = threading.Thread(target=tick_until, args=(done.is_set, run.tag, *ticker), daemon=True)
-    thread.start()
     try:
         while time.monotonic() < fault_at + deadline_s:
             try:
@@ -96,13 +96,15 @@ def wait_for_landing(
             now = time.monotonic()
             if landing.clicks_landed_s is None and landing.clicks >= run.events:
                 landing.clicks_landed_s = now - fault_at
+                thread.start()
             if landing.exactly_once or landing.duplicated:
                 landing.all_landed_s = now - fault_at if landing.exactly_once else None
                 break
             time.sleep(1)
     finally:
         done.set()
-        thread.join(timeout=30)
+        if thread.is_alive():
+            thread.join(timeout=30)
     landing.rewritten = rewritten_since(dsn, before)
     return landing
 

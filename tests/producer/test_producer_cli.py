@@ -149,21 +149,23 @@ def test_a_paced_run_emits_each_event_near_its_own_time(data_dir: Path) -> None:
 def test_a_rate_the_machine_cannot_sustain_is_reported_and_event_times_stay_near_now(
     data_dir: Path, tmp_path: Path
 ) -> None:
+    """At 100,000/s the producer falls behind the clock all run long. Each time it gives the lag up and
+    moves event times forward; without that, after four warnings (>= 8 s) they would be seconds behind."""
     out = tmp_path / "events.jsonl"
+    warnings: list[float] = []
     with out.open("wb") as sink:
-        producer = _producer(data_dir, "--rate", "5000000", stdout=sink)
+        producer = _producer(data_dir, "--rate", "100000", stdout=sink)
         assert producer.stderr is not None
-        warned = ""
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         try:
-            while not warned and time.monotonic() < deadline:
+            while len(warnings) < 4 and time.monotonic() < deadline:
                 line = producer.stderr.readline().decode()
-                warned = line if "behind the wall clock" in line else ""
+                if "behind the wall clock: the rate is not sustainable here" in line:
+                    warnings.append(time.time() * 1000)
         finally:
             producer.send_signal(signal.SIGTERM)
             producer.communicate(timeout=60)
-    assert warned, "no 'fell behind' warning within 60 s at 5,000,000 events/s"
-    assert "the rate is not sustainable here" in warned
-    last = json.loads(out.read_bytes().splitlines()[-1])
-    # Event times were moved forward: not left minutes behind the clock by the backlog.
-    assert abs(time.time() * 1000 - last["event_time_ms"]) < 10_000
+    assert len(warnings) == 4, f"{len(warnings)} 'fell behind' warnings within 120 s at 100,000 events/s"
+    last = json.loads(out.read_bytes().splitlines()[-1])["event_time_ms"]
+    # Written after the last warning, within the 2 s it may lag plus a step's work of the clock then.
+    assert warnings[-1] - 5_000 < last < time.time() * 1000 + 1_000
