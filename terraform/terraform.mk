@@ -34,10 +34,10 @@ TF_STATE         ?= $(TF_DIR)/terraform.tfstate
 TF_APPLY_VARS     = -var 'extra_ca_cert_path=$(EXTRA_CA_CERT)' -var 'enable_metabase=$(ENABLE_METABASE)' -var 'python=$(abspath $(PY))' $(TF_VARS)
 TF_PREFIX         = $(or $(shell $(TF) output -raw name_prefix 2>/dev/null),wikistream)
 # Every container resource: `down` destroys exactly these (tests/terraform checks the list is complete).
-TF_CONTAINERS    := module.producer.docker_container.producer module.flink.docker_container.job \
-                    module.flink.docker_container.taskmanager module.flink.docker_container.jobmanager \
-                    module.metabase.docker_container.metabase module.kafka.docker_container.kafka \
-                    module.postgres.docker_container.postgres
+TF_CONTAINERS    := module.producer.module.container module.flink.module.job \
+                    module.flink.module.taskmanager module.flink.module.jobmanager \
+                    module.metabase.module.container module.kafka.module.container \
+                    module.postgres.module.container
 
 up: $(STAMP) jars tf-base-image tf-init tf-private-state ## Container stack: build, start, wait until the Flink job is RUNNING (Terraform)
 	@started=$$(date +%s); umask 077; \

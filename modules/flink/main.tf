@@ -24,12 +24,14 @@ locals {
     "parallelism.default"                 = local.parallelism
     "taskmanager.registration.timeout"    = "5 min"
   }
-  taskmanagers = var.stack.running ? var.taskmanager_count : 0
+  volumes = [{ volume_name = docker_volume.data.name, container_path = "/flink-data" }]
 
   # Docker reports durations the Go way ("6m0s"); the same spelling here keeps plans empty.
   job_start_seconds = var.job_startup_timeout + 60
   job_start_period  = local.job_start_seconds >= 60 ? "${floor(local.job_start_seconds / 60)}m${local.job_start_seconds % 60}s" : "${local.job_start_seconds}s"
   labels            = var.stack.labels
+  # The health check of each role: `flink.py health ROLE` (docker/flink/flink.py).
+  health = ["CMD", "/opt/venv/bin/python", "/usr/local/lib/wikistream/flink.py", "health"]
 
   secrets = { POSTGRES_WRITER_PASSWORD = var.postgres_writer_password }
 }
@@ -60,115 +62,60 @@ resource "docker_volume" "data" {
   }
 }
 
-resource "docker_container" "jobmanager" {
-  count = var.stack.running ? 1 : 0
+module "jobmanager" {
+  source = "../container"
 
-  name     = "${var.stack.prefix}-flink-jobmanager"
-  hostname = local.jobmanager_alias
-  image    = module.image.image_id
-  command  = ["jobmanager"]
-  restart  = "unless-stopped"
-  env      = ["FLINK_CONF_JSON=${jsonencode(local.cluster_conf)}"]
-
-  networks_advanced {
-    name    = var.stack.network
-    aliases = [local.jobmanager_alias]
-  }
-
-  ports {
-    internal = var.rest_port
-    external = var.rest_port
-    ip       = var.stack.bind_address
-  }
-
-  volumes {
-    volume_name    = docker_volume.data.name
-    container_path = "/flink-data"
-  }
-
-  healthcheck {
-    test         = ["CMD", "/opt/venv/bin/python", "/usr/local/lib/wikistream/flink.py", "health", "jobmanager"]
-    interval     = "5s"
-    timeout      = "5s"
-    start_period = "2m0s"
-    retries      = 3
-  }
-
-  wait                  = true
-  wait_timeout          = 180
-  destroy_grace_seconds = 30
-  stop_timeout          = 30
-
-  log_driver = "json-file"
-  log_opts   = { "max-size" = "10m", "max-file" = "3" }
-
-  dynamic "labels" {
-    for_each = merge(local.labels, { "org.wikistream.service" = "flink-jobmanager" })
-    content {
-      label = labels.key
-      value = labels.value
-    }
-  }
+  stack       = var.stack
+  name        = "flink-jobmanager"
+  hostname    = local.jobmanager_alias
+  aliases     = [local.jobmanager_alias]
+  image       = module.image.image_id
+  command     = ["jobmanager"]
+  env         = ["FLINK_CONF_JSON=${jsonencode(local.cluster_conf)}"]
+  ports       = [{ internal = var.rest_port, external = var.rest_port }]
+  volumes     = local.volumes
+  healthcheck = { test = concat(local.health, ["jobmanager"]) }
 }
 
-resource "docker_container" "taskmanager" {
-  count = local.taskmanagers
+moved {
+  from = docker_container.jobmanager
+  to   = module.jobmanager.docker_container.this
+}
 
-  name     = "${var.stack.prefix}-flink-taskmanager-${count.index + 1}"
-  hostname = "flink-taskmanager-${count.index + 1}"
+module "taskmanager" {
+  source = "../container"
+
+  stack    = var.stack
+  name     = "flink-taskmanager"
+  hostname = "flink-taskmanager"
+  numbered = true
+  replicas = var.taskmanager_count
   image    = module.image.image_id
   command  = ["taskmanager"]
-  restart  = "unless-stopped"
-  env = ["FLINK_CONF_JSON=${jsonencode(merge(local.cluster_conf, {
-    "taskmanager.resource-id" = "${var.stack.prefix}-flink-taskmanager-${count.index + 1}"
-  }))}"]
+  env_per_replica = [
+    for n in range(1, var.taskmanager_count + 1) : ["FLINK_CONF_JSON=${jsonencode(merge(local.cluster_conf, {
+      "taskmanager.resource-id" = "${var.stack.prefix}-flink-taskmanager-${n}"
+    }))}"]
+  ]
+  volumes     = local.volumes
+  healthcheck = { test = concat(local.health, ["taskmanager"]) }
 
-  networks_advanced {
-    name    = var.stack.network
-    aliases = ["flink-taskmanager-${count.index + 1}"]
-  }
-
-  volumes {
-    volume_name    = docker_volume.data.name
-    container_path = "/flink-data"
-  }
-
-  healthcheck {
-    test         = ["CMD", "/opt/venv/bin/python", "/usr/local/lib/wikistream/flink.py", "health", "taskmanager"]
-    interval     = "5s"
-    timeout      = "5s"
-    start_period = "2m0s"
-    retries      = 3
-  }
-
-  wait                  = true
-  wait_timeout          = 180
-  destroy_grace_seconds = 30
-  stop_timeout          = 30
-
-  log_driver = "json-file"
-  log_opts   = { "max-size" = "10m", "max-file" = "3" }
-
-  dynamic "labels" {
-    for_each = merge(local.labels, { "org.wikistream.service" = "flink-taskmanager" })
-    content {
-      label = labels.key
-      value = labels.value
-    }
-  }
-
-  depends_on = [docker_container.jobmanager]
+  depends_on = [module.jobmanager]
 }
 
-resource "docker_container" "job" {
-  count = var.stack.running ? 1 : 0
+moved {
+  from = docker_container.taskmanager
+  to   = module.taskmanager.docker_container.this
+}
 
-  name     = "${var.stack.prefix}-flink-job"
+module "job" {
+  source = "../container"
+
+  stack    = var.stack
+  name     = "flink-job"
   hostname = "flink-job"
   image    = module.image.image_id
   command  = ["job"]
-  restart  = "unless-stopped"
-
   env = [
     "FLINK_CONF_JSON=${jsonencode(local.cluster_conf)}",
     "FLINK_REST_URL=${local.rest_url}",
@@ -182,53 +129,18 @@ resource "docker_container" "job" {
     "POSTGRES_WRITER_USER=${var.job.postgres_writer_user}",
     "WIKISTREAM_SECRETS_DIR=/run/secrets",
   ]
-
-  # Passwords as read-only files, not environment variables (docker inspect shows those): the
-  # entrypoint and the Python settings read /run/secrets/<VARIABLE>. Root's and readable inside the
-  # container only (this provider build ignores an upload's owner, so 0400 would lock the service out).
-  dynamic "upload" {
-    for_each = toset(keys(local.secrets))
-    content {
-      file        = "/run/secrets/${upload.key}"
-      content     = local.secrets[upload.key]
-      permissions = "0444"
-    }
-  }
-
-  networks_advanced {
-    name = var.stack.network
-  }
-
-  volumes {
-    volume_name    = docker_volume.data.name
-    container_path = "/flink-data"
-  }
-
+  secrets = local.secrets
+  volumes = local.volumes
   # Healthy only while the job and every one of its tasks is RUNNING: `apply` returns then.
-  healthcheck {
-    test         = ["CMD", "/opt/venv/bin/python", "/usr/local/lib/wikistream/flink.py", "health", "job"]
-    interval     = "5s"
-    timeout      = "10s"
-    start_period = local.job_start_period
-    retries      = 3
-  }
-
-  wait         = true
+  healthcheck  = { test = concat(local.health, ["job"]), timeout = "10s", start_period = local.job_start_period }
   wait_timeout = var.job_startup_timeout + 120
   # Time for the stop-with-savepoint on `down`, before the cluster itself is stopped.
-  destroy_grace_seconds = 150
-  stop_timeout          = 150
+  stop_timeout = 150
 
-  log_driver = "json-file"
-  log_opts   = { "max-size" = "10m", "max-file" = "3" }
+  depends_on = [module.jobmanager, module.taskmanager, var.job_after]
+}
 
-  dynamic "labels" {
-    for_each = merge(local.labels, { "org.wikistream.service" = "flink-job" })
-    content {
-      label = labels.key
-      value = labels.value
-    }
-  }
-
-  depends_on = [docker_container.jobmanager, docker_container.taskmanager, var.job_after]
+moved {
+  from = docker_container.job
+  to   = module.job.docker_container.this
 }

@@ -11,15 +11,15 @@ output "parallelism" {
 output "container_names" {
   description = "Names of the JobManager, TaskManager and job containers (empty while the stack is down)."
   value = concat(
-    docker_container.jobmanager[*].name,
-    docker_container.taskmanager[*].name,
-    docker_container.job[*].name,
+    module.jobmanager.names,
+    module.taskmanager.names,
+    module.job.names,
   )
 }
 
 output "job_container_id" {
   description = "ID of the job submitter container, once the job is RUNNING (null while the stack is down)."
-  value       = one(docker_container.job[*].id)
+  value       = one(module.job.ids)
 }
 
 output "volume_name" {

@@ -30,14 +30,14 @@ resource "docker_volume" "data" {
   }
 }
 
-resource "docker_container" "kafka" {
-  count = var.stack.running ? 1 : 0
+module "container" {
+  source = "../container"
 
-  name     = "${var.stack.prefix}-kafka"
+  stack    = var.stack
+  name     = "kafka"
   hostname = local.alias
+  aliases  = [local.alias]
   image    = module.image.image_id
-  restart  = "unless-stopped"
-
   env = [
     "KAFKA_TOPIC=${var.topic}",
     "KAFKA_TOPIC_PARTITIONS=${var.topic_partitions}",
@@ -48,44 +48,13 @@ resource "docker_container" "kafka" {
     "KAFKA_EXTERNAL_ADVERTISED=${var.advertised_host}:${var.host_port}",
     "KAFKA_CONTROLLER_PORT=${var.controller_port}",
   ]
+  ports        = [{ internal = var.host_port, external = var.host_port }]
+  volumes      = [{ volume_name = docker_volume.data.name, container_path = "/var/lib/kafka/data" }]
+  healthcheck  = { test = ["CMD", "/opt/kafka/healthcheck.sh"] }
+  stop_timeout = 60
+}
 
-  networks_advanced {
-    name    = var.stack.network
-    aliases = [local.alias]
-  }
-
-  ports {
-    internal = var.host_port
-    external = var.host_port
-    ip       = var.stack.bind_address
-  }
-
-  volumes {
-    volume_name    = docker_volume.data.name
-    container_path = "/var/lib/kafka/data"
-  }
-
-  healthcheck {
-    test         = ["CMD", "/opt/kafka/healthcheck.sh"]
-    interval     = "5s"
-    timeout      = "5s"
-    start_period = "2m0s"
-    retries      = 3
-  }
-
-  wait                  = true
-  wait_timeout          = 180
-  destroy_grace_seconds = 60
-  stop_timeout          = 60
-
-  log_driver = "json-file"
-  log_opts   = { "max-size" = "10m", "max-file" = "3" }
-
-  dynamic "labels" {
-    for_each = merge(var.stack.labels, { "org.wikistream.service" = "kafka" })
-    content {
-      label = labels.key
-      value = labels.value
-    }
-  }
+moved {
+  from = docker_container.kafka
+  to   = module.container.docker_container.this
 }

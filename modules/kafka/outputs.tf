@@ -10,12 +10,12 @@ output "bootstrap_external" {
 
 output "container_name" {
   description = "Name of the broker container (null while the stack is down)."
-  value       = one(docker_container.kafka[*].name)
+  value       = one(module.container.names)
 }
 
 output "container_id" {
   description = "ID of the broker container, once it is healthy (null while the stack is down)."
-  value       = one(docker_container.kafka[*].id)
+  value       = one(module.container.ids)
 }
 
 output "volume_name" {

@@ -28,14 +28,15 @@ resource "docker_volume" "data" {
   }
 }
 
-resource "docker_container" "metabase" {
-  count = var.enabled && var.stack.running ? 1 : 0
+module "container" {
+  source = "../container"
 
-  name     = "${var.stack.prefix}-metabase"
+  stack    = var.stack
+  enabled  = var.enabled
+  name     = "metabase"
   hostname = "metabase"
-  image    = docker_image.metabase[0].image_id
-  restart  = "unless-stopped"
-
+  aliases  = ["metabase"]
+  image    = var.enabled ? docker_image.metabase[0].image_id : ""
   env = [
     "MB_DB_TYPE=h2",
     "MB_DB_FILE=/metabase-data/metabase.db",
@@ -43,47 +44,20 @@ resource "docker_container" "metabase" {
     "JAVA_OPTS=${var.java_opts}",
     "JAVA_TIMEZONE=UTC",
   ]
-
-  networks_advanced {
-    name    = var.stack.network
-    aliases = ["metabase"]
-  }
-
-  ports {
-    internal = local.port
-    external = var.host_port
-    ip       = var.stack.bind_address
-  }
-
-  volumes {
-    volume_name    = docker_volume.data[0].name
-    container_path = "/metabase-data"
-  }
-
-  # Metabase's documented health endpoint; the official image ships curl.
-  healthcheck {
+  ports   = [{ internal = local.port, external = var.host_port }]
+  volumes = var.enabled ? [{ volume_name = docker_volume.data[0].name, container_path = "/metabase-data" }] : []
+  healthcheck = {
     test         = ["CMD-SHELL", "curl --fail --silent http://localhost:${local.port}/api/health || exit 1"]
     interval     = "10s"
-    timeout      = "5s"
     start_period = "5m0s"
     retries      = 5
   }
-
-  wait                  = true
-  wait_timeout          = 420
-  destroy_grace_seconds = 30
-  stop_timeout          = 30
-
-  log_driver = "json-file"
-  log_opts   = { "max-size" = "10m", "max-file" = "3" }
-
-  dynamic "labels" {
-    for_each = merge(var.stack.labels, { "org.wikistream.service" = "metabase" })
-    content {
-      label = labels.key
-      value = labels.value
-    }
-  }
+  wait_timeout = 420
 
   depends_on = [var.start_after]
+}
+
+moved {
+  from = docker_container.metabase
+  to   = module.container.docker_container.this
 }

@@ -5,7 +5,7 @@ output "url" {
 
 output "container_name" {
   description = "Name of the Metabase container (null when disabled or down)."
-  value       = one(docker_container.metabase[*].name)
+  value       = one(module.container.names)
 }
 
 output "volume_name" {

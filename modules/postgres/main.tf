@@ -36,69 +36,27 @@ resource "docker_volume" "data" {
   }
 }
 
-resource "docker_container" "postgres" {
-  count = var.stack.running ? 1 : 0
+module "container" {
+  source = "../container"
 
-  name     = "${var.stack.prefix}-postgres"
+  stack    = var.stack
+  name     = "postgres"
   hostname = local.alias
+  aliases  = [local.alias]
   image    = module.image.image_id
-  restart  = "unless-stopped"
-
   env = [
     "POSTGRES_DB=${var.database}",
     "POSTGRES_PORT=${local.port}",
     "POSTGRES_ADMIN_USER=${var.admin_user}",
   ]
+  secrets      = local.secrets
+  ports        = [{ internal = local.port, external = var.host_port }]
+  volumes      = [{ volume_name = docker_volume.data.name, container_path = "/var/lib/postgresql/data" }]
+  healthcheck  = { test = ["CMD", "/usr/local/bin/healthcheck.sh"], interval = "3s", retries = 5 }
+  stop_timeout = 60
+}
 
-  # Passwords as read-only files, not environment variables (docker inspect shows those): the
-  # entrypoint and the Python settings read /run/secrets/<VARIABLE>. Root's and readable inside the
-  # container only (this provider build ignores an upload's owner, so 0400 would lock the service out).
-  dynamic "upload" {
-    for_each = toset(keys(local.secrets))
-    content {
-      file        = "/run/secrets/${upload.key}"
-      content     = local.secrets[upload.key]
-      permissions = "0444"
-    }
-  }
-
-  networks_advanced {
-    name    = var.stack.network
-    aliases = [local.alias]
-  }
-
-  ports {
-    internal = local.port
-    external = var.host_port
-    ip       = var.stack.bind_address
-  }
-
-  volumes {
-    volume_name    = docker_volume.data.name
-    container_path = "/var/lib/postgresql/data"
-  }
-
-  healthcheck {
-    test         = ["CMD", "/usr/local/bin/healthcheck.sh"]
-    interval     = "3s"
-    timeout      = "5s"
-    start_period = "2m0s"
-    retries      = 5
-  }
-
-  wait                  = true
-  wait_timeout          = 180
-  destroy_grace_seconds = 60
-  stop_timeout          = 60
-
-  log_driver = "json-file"
-  log_opts   = { "max-size" = "10m", "max-file" = "3" }
-
-  dynamic "labels" {
-    for_each = merge(var.stack.labels, { "org.wikistream.service" = "postgres" })
-    content {
-      label = labels.key
-      value = labels.value
-    }
-  }
+moved {
+  from = docker_container.postgres
+  to   = module.container.docker_container.this
 }

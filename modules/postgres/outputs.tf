@@ -30,12 +30,12 @@ output "jdbc_url_internal" {
 
 output "container_name" {
   description = "Name of the server container (null while the stack is down)."
-  value       = one(docker_container.postgres[*].name)
+  value       = one(module.container.names)
 }
 
 output "container_id" {
   description = "ID of the server container, once it is healthy (null while the stack is down)."
-  value       = one(docker_container.postgres[*].id)
+  value       = one(module.container.ids)
 }
 
 output "volume_name" {

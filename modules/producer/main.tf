@@ -30,14 +30,13 @@ resource "docker_volume" "data" {
   }
 }
 
-resource "docker_container" "producer" {
-  count = var.stack.running ? 1 : 0
+module "container" {
+  source = "../container"
 
-  name     = "${var.stack.prefix}-producer"
+  stack    = var.stack
+  name     = "producer"
   hostname = "producer"
   image    = module.image.image_id
-  restart  = "unless-stopped"
-
   env = [
     "KAFKA_BOOTSTRAP_SERVERS=${var.kafka.bootstrap_servers}",
     "KAFKA_TOPIC=${var.kafka.topic}",
@@ -50,51 +49,17 @@ resource "docker_container" "producer" {
     "USERS_COUNT=${var.users_count}",
     "PRODUCER_USER_SOURCE=${var.user_source}",
   ]
-
-  # Passwords as read-only files, not environment variables (docker inspect shows those): the
-  # entrypoint and the Python settings read /run/secrets/<VARIABLE>. Root's and readable inside the
-  # container only (this provider build ignores an upload's owner, so 0400 would lock the service out).
-  dynamic "upload" {
-    for_each = toset(keys(local.secrets))
-    content {
-      file        = "/run/secrets/${upload.key}"
-      content     = local.secrets[upload.key]
-      permissions = "0444"
-    }
-  }
-
-  networks_advanced {
-    name = var.stack.network
-  }
-
-  volumes {
-    volume_name    = docker_volume.data.name
-    container_path = "/data"
-  }
-
-  healthcheck {
-    test         = ["CMD", "/usr/local/bin/healthcheck.sh"]
-    interval     = "3s"
-    timeout      = "5s"
-    start_period = "5m0s"
-    retries      = 3
-  }
-
-  wait                  = true
-  wait_timeout          = 360
-  destroy_grace_seconds = 20
-  stop_timeout          = 20
-
-  log_driver = "json-file"
-  log_opts   = { "max-size" = "10m", "max-file" = "3" }
-
-  dynamic "labels" {
-    for_each = merge(var.stack.labels, { "org.wikistream.service" = "producer" })
-    content {
-      label = labels.key
-      value = labels.value
-    }
-  }
+  # The entrypoint and the Python settings read /run/secrets/<VARIABLE>.
+  secrets      = local.secrets
+  volumes      = [{ volume_name = docker_volume.data.name, container_path = "/data" }]
+  healthcheck  = { test = ["CMD", "/usr/local/bin/healthcheck.sh"], interval = "3s", start_period = "5m0s" }
+  wait_timeout = 360
+  stop_timeout = 20
 
   depends_on = [var.start_after]
+}
+
+moved {
+  from = docker_container.producer
+  to   = module.container.docker_container.this
 }

@@ -1,11 +1,11 @@
 output "container_name" {
   description = "Name of the producer container (null while the stack is down)."
-  value       = one(docker_container.producer[*].name)
+  value       = one(module.container.names)
 }
 
 output "container_id" {
   description = "ID of the producer container, once the users are seeded and clicks flow (null while the stack is down)."
-  value       = one(docker_container.producer[*].id)
+  value       = one(module.container.ids)
 }
 
 output "volume_name" {

@@ -42,7 +42,7 @@ def blocks(text: str, kind: str) -> dict[str, str]:
 
 
 # --- without terraform ---------------------------------------------------------------------------
-@pytest.mark.parametrize("module", [*SERVICE_MODULES, "image"])
+@pytest.mark.parametrize("module", [*SERVICE_MODULES, "image", "container"])
 def test_modules_follow_the_standard_structure(module: str) -> None:
     directory = MODULES_DIR / module
     assert [name for name in STANDARD_FILES if not (directory / name).exists()] == []
@@ -62,7 +62,7 @@ def test_terraform_and_provider_versions_agree_with_stack_env() -> None:
     root = (TERRAFORM_DIR / "versions.tf").read_text()
     assert re.search(rf'source\s+=\s+"kreuzwerker/docker"\s+version\s+=\s+"{re.escape(provider)}"', root)
     # Reusable modules state a minimum, the root pins: a module never fights the root's choice.
-    for directory in (MODULES_DIR / name for name in (*SERVICE_MODULES, "image")):
+    for directory in (MODULES_DIR / name for name in (*SERVICE_MODULES, "image", "container")):
         text = (directory / "versions.tf").read_text()
         assert re.search(rf'version\s+=\s+">= {re.escape(provider)}"', text), directory
     constraint = re.search(r'required_version = "~> (\d+)\.(\d+)"', (TERRAFORM_DIR / "versions.tf").read_text())
@@ -82,17 +82,22 @@ def test_image_tags_are_exact() -> None:
 
 
 def test_down_destroys_every_container_resource() -> None:
+    """make down targets every service module's container modules; only modules/container declares one."""
     makefile = (TERRAFORM_DIR / "terraform.mk").read_text()
-    listed = set(re.findall(r"module\.\w+\.docker_container\.\w+", makefile))
-    declared = {
-        f"module.{directory.name}.docker_container.{name}"
-        for directory in MODULES_DIR.iterdir()
-        if (directory / "main.tf").exists()
-        for name in re.findall(
-            r'^resource "docker_container" "(\w+)"', (directory / "main.tf").read_text(), re.MULTILINE
-        )
-    }
+    listed = set(re.findall(r"module\.\w+\.module\.\w+", makefile))
+    declared = set()
+    for directory in MODULES_DIR.iterdir():
+        main = directory / "main.tf"
+        if not main.exists() or directory.name == "container":
+            continue
+        text = main.read_text()
+        assert not re.search(r'^resource "docker_container"', text, re.MULTILINE), f"{directory.name}: use ../container"
+        declared |= {
+            f"module.{directory.name}.module.{name}"
+            for name in re.findall(r'^module "(\w+)" \{\n\s+source = "\.\./container"', text, re.MULTILINE)
+        }
     assert listed == declared
+    assert len(declared) == 7
 
 
 def _excluded(image: str) -> list[str]:
@@ -231,7 +236,7 @@ def planned(plan: dict, resource_type: str) -> dict[str, dict]:
 
 def test_plan_covers_metabase_with_its_own_volume(plan: dict) -> None:
     containers = planned(plan, "docker_container")
-    metabase = containers["module.metabase.docker_container.metabase[0]"]
+    metabase = containers["module.metabase.module.container.docker_container.this[0]"]
     assert "MB_DB_FILE=/metabase-data/metabase.db" in metabase["env"]
     assert metabase["volumes"][0]["container_path"] == "/metabase-data"
     assert "module.metabase.docker_volume.data[0]" in planned(plan, "docker_volume")
@@ -255,9 +260,9 @@ def test_plan_publishes_only_on_localhost(plan: dict) -> None:
         for address, after in planned(plan, "docker_container").items()
     }
     assert {ip for ips in published.values() for ip in ips} == {"127.0.0.1"}
-    assert published["module.flink.docker_container.jobmanager[0]"]
-    assert published["module.postgres.docker_container.postgres[0]"]
-    assert published["module.metabase.docker_container.metabase[0]"]
+    assert published["module.flink.module.jobmanager.docker_container.this[0]"]
+    assert published["module.postgres.module.container.docker_container.this[0]"]
+    assert published["module.metabase.module.container.docker_container.this[0]"]
 
 
 def test_plan_has_no_password_in_clear(plan: dict) -> None:
