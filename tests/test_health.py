@@ -14,7 +14,9 @@ import uuid
 
 from tests.conftest import RunningStack
 from tests.test_end_to_end import tagged, wait_for_counts
+from wikistream.flink_rest import FlinkRest
 from wikistream.postgres import WRITER_USER
+from wikistream.settings import stack_settings
 
 
 def status(stack: RunningStack) -> tuple[int, str]:
@@ -24,6 +26,14 @@ def status(stack: RunningStack) -> tuple[int, str]:
 
 def restarts(text: str) -> int:
     return int(re.search(r"restarts \(10 min\)\s+(\d+)", text).group(1))
+
+
+def job_restarts(stack: RunningStack) -> int:
+    """Flink's own count of the live job's restarts since it was submitted (never decreases)."""
+    rest = FlinkRest(f"http://127.0.0.1:{stack.env['FLINK_REST_PORT']}")
+    [job] = rest.live_jobs(stack_settings().flink_job_name)
+    answer = rest.get(f"/jobs/{job.job_id}/metrics", {"get": "numRestarts"}) or []
+    return int(answer[0]["value"]) if answer else 0
 
 
 def wait_for_status(stack: RunningStack, degraded: bool, within_s: float, also: str = "") -> str:
@@ -41,14 +51,17 @@ def wait_for_status(stack: RunningStack, degraded: bool, within_s: float, also: 
 def test_status_is_degraded_within_30_s_of_a_taskmanager_kill_and_healthy_once_recovered(
     running_stack: RunningStack,
 ) -> None:
-    before = restarts(wait_for_status(running_stack, degraded=False, within_s=60))
+    wait_for_status(running_stack, degraded=False, within_s=60)
+    before = job_restarts(running_stack)
     pid = running_stack.pid("flink-taskmanager")
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
     wait_for_status(running_stack, degraded=True, within_s=30)
     text = wait_for_status(running_stack, degraded=False, within_s=120)
-    # The kill made the job fail over (one restart per failed region): status counts it.
-    assert restarts(text) > before, text
+    # The kill made the job fail over, and status counts restarts in its last 10 minutes. Not compared
+    # with the count before the kill: an older restart can leave the window as this one enters it.
+    assert job_restarts(running_stack) > before
+    assert restarts(text) >= 1, text
     assert running_stack.pid("flink-taskmanager") not in (None, pid)
 
 
