@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -17,11 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from stack.preflight import PrerequisiteError, wait_for_port
 from stack.process import ManagedProcess
-from wikistream.flink_config import shared_options
+from wikistream.flink_config import ClusterSpec, cluster_options, write_config
 from wikistream.flink_rest import FlinkRest
 from wikistream.job_keeper import RestorePoints
 from wikistream.layout import Layout
@@ -71,37 +68,30 @@ class FlinkCluster:
         return f"http://127.0.0.1:{self.rest_port}"
 
     def config(self) -> dict[str, object]:
-        """Flat config.yaml keys: the shared ones, then where this cluster lives."""
-        shipped = yaml.safe_load((flink_home() / "conf" / "config.yaml").read_text())
-        java_opts = shipped["env"]["java"]["opts"]["all"]
-        return shared_options(self.layout.checkpoints_dir.as_uri(), self.layout.savepoints_dir.as_uri()) | {
-            # Flink's own module-access flags, plus UTC so timestamps mean the same in every JVM.
-            "env.java.opts.all": f"{java_opts} -Duser.timezone=UTC",
-            "jobmanager.bind-host": "127.0.0.1",
-            "jobmanager.rpc.address": "127.0.0.1",
-            "jobmanager.rpc.port": self.rpc_port,
-            "jobmanager.memory.process.size": self.memory.jobmanager,
-            "taskmanager.bind-host": "127.0.0.1",
+        """Flat config.yaml keys: the shared ones, a cluster on loopback, and this stack's directories."""
+        spec = ClusterSpec(
+            jobmanager_host="127.0.0.1",
+            bind_host="127.0.0.1",
+            rpc_port=self.rpc_port,
+            rest_port=self.rest_port,
+            task_slots=self.task_slots,
+            parallelism=self.task_slots,
+            jobmanager_memory=self.memory.jobmanager,
+            taskmanager_memory=self.memory.taskmanager,
+            managed_fraction=self.memory.managed_fraction,
+            checkpoints_uri=self.layout.checkpoints_dir.as_uri(),
+            savepoints_uri=self.layout.savepoints_dir.as_uri(),
+        )
+        return cluster_options(flink_home(), spec) | {
             "taskmanager.host": "127.0.0.1",
-            "taskmanager.numberOfTaskSlots": self.task_slots,
-            "taskmanager.memory.process.size": self.memory.taskmanager,
-            "taskmanager.memory.managed.fraction": self.memory.managed_fraction,
-            "parallelism.default": self.task_slots,
-            "rest.address": "127.0.0.1",
-            "rest.bind-address": "127.0.0.1",
-            "rest.port": self.rest_port,
             "blob.server.port": "0",
             # Inside the state directory, so a restarted TaskManager's leftovers go with `make reset`.
             "io.tmp.dirs": str(self.layout.flink_dir / "tmp"),
         }
 
     def write_config(self) -> None:
-        home = flink_home()
-        self.conf_dir.mkdir(parents=True, exist_ok=True)
         (self.layout.flink_dir / "tmp").mkdir(parents=True, exist_ok=True)
-        for name in ("log4j.properties", "log4j-console.properties", "log4j-cli.properties"):
-            shutil.copyfile(home / "conf" / name, self.conf_dir / name)
-        (self.conf_dir / "config.yaml").write_text(yaml.safe_dump(self.config(), sort_keys=True))
+        write_config(flink_home(), self.conf_dir, self.config())
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)

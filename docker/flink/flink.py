@@ -3,9 +3,10 @@
     flink.py jobmanager | taskmanager | job         run the role (the container's command)
     flink.py health jobmanager | taskmanager | job  exit 0 when the role is healthy
 
-Configuration: the config.yaml shipped inside pyflink, then the settings both stacks share
-(wikistream/flink_config.py), then this image's, then the JSON object in FLINK_CONF_JSON (flat
-Flink keys, set per container by Terraform), written to FLINK_CONF_DIR at start.
+Configuration: wikistream/flink_config.py renders config.yaml into FLINK_CONF_DIR at start, as it
+does for the embedded stack, from the ClusterSpec in this container's environment (set by
+modules/flink: the names of config/stack.env, plus FLINK_JOBMANAGER_HOST and
+FLINK_TASKMANAGER_RESOURCE_ID), then this image's options.
 
 The `job` role is the job keeper of wikistream/job_keeper.py (the embedded stack runs the same
 one): it submits the PyFlink job (flink_job/main.py), resuming from the newest savepoint or retained
@@ -16,10 +17,8 @@ resumes where this one stopped.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,15 +26,13 @@ import threading
 import time
 from pathlib import Path
 
-import yaml
-
 APP = Path("/opt/wikistream")
 # The repository's packages, laid out as in the repository (build-context.sh).
 sys.path.insert(0, str(APP))
 
 # The health checks run every few seconds and need only these two light modules; the job role
 # imports the rest when it starts.
-from wikistream.flink_config import shared_options  # noqa: E402 - importable only once APP is on the path
+from wikistream.flink_config import ClusterSpec, cluster_options, write_config  # noqa: E402 - importable only once APP is on the path
 from wikistream.flink_rest import FlinkRest, FlinkRestError  # noqa: E402 - the same
 
 FLINK_DATA = Path("/flink-data")
@@ -45,12 +42,11 @@ KEEPER_LOG = FLINK_DATA / "job-keeper.json"
 JOB_ENTRYPOINT = APP / "flink_job" / "main.py"
 
 IMAGE_OPTIONS: dict[str, object] = {
-    "jobmanager.bind-host": "0.0.0.0",
-    "taskmanager.bind-host": "0.0.0.0",
-    "rest.bind-address": "0.0.0.0",
     "blob.server.port": 6124,
     "python.executable": sys.executable,
     "python.client.executable": sys.executable,
+    # A TaskManager container may start minutes before its JobManager is healthy.
+    "taskmanager.registration.timeout": "5 min",
 }
 
 log = logging.getLogger("flink.py")
@@ -62,61 +58,52 @@ def flink_home() -> Path:
     return Path(pyflink.__file__).resolve().parent
 
 
-def _flatten(tree: dict, prefix: str = "") -> dict[str, object]:
-    flat: dict[str, object] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
+def conf_dir() -> Path:
+    return Path(os.environ.get("FLINK_CONF_DIR", "/tmp/flink-conf"))
 
 
-def settings() -> dict[str, object]:
-    shipped = _flatten(yaml.safe_load((flink_home() / "conf" / "config.yaml").read_text()) or {})
-    # The shipped file points everything at localhost; in a container the options below decide.
-    for key in (
-        "jobmanager.rpc.address",
-        "rest.address",
-        "taskmanager.host",
-        "jobmanager.bind-host",
-        "taskmanager.bind-host",
-        "rest.bind-address",
-    ):
-        shipped.pop(key, None)
-    merged = {**shipped, **shared_options(CHECKPOINTS.as_uri(), SAVEPOINTS.as_uri()), **IMAGE_OPTIONS}
-    java_opts = str(shipped.get("env.java.opts.all", ""))
-    merged["env.java.opts.all"] = f"{java_opts} -Duser.timezone=UTC".strip()
-    merged.update(json.loads(os.environ.get("FLINK_CONF_JSON") or "{}"))
-    return merged
+def _required(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise SystemExit(f"flink.py: {name} is not set (modules/flink sets it for every container)")
+    return value
 
 
-def write_config() -> dict[str, object]:
-    conf = settings()
-    conf_dir = Path(os.environ.get("FLINK_CONF_DIR", "/tmp/flink-conf"))
-    conf_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("log4j.properties", "log4j-console.properties", "log4j-cli.properties"):
-        shutil.copyfile(flink_home() / "conf" / name, conf_dir / name)
-    # Flat keys, JSON scalars: valid YAML that Flink reads as-is.
-    lines = [f"{key}: {json.dumps(value)}\n" for key, value in sorted(conf.items())]
-    (conf_dir / "config.yaml").write_text("".join(lines))
-    return conf
+def cluster_spec() -> ClusterSpec:
+    return ClusterSpec(
+        jobmanager_host=_required("FLINK_JOBMANAGER_HOST"),
+        # Other containers reach each role through the stack's network; only REST is published.
+        bind_host="0.0.0.0",
+        rpc_port=int(_required("FLINK_RPC_PORT")),
+        rest_port=int(_required("FLINK_REST_PORT")),
+        task_slots=int(_required("FLINK_TASK_SLOTS")),
+        parallelism=int(_required("JOB_PARALLELISM")),
+        jobmanager_memory=_required("FLINK_JOBMANAGER_MEMORY"),
+        taskmanager_memory=_required("FLINK_TASKMANAGER_MEMORY"),
+        managed_fraction=float(_required("FLINK_MANAGED_MEMORY_FRACTION")),
+        checkpoints_uri=CHECKPOINTS.as_uri(),
+        savepoints_uri=SAVEPOINTS.as_uri(),
+    )
+
+
+def configure() -> None:
+    options = cluster_options(flink_home(), cluster_spec()) | IMAGE_OPTIONS
+    resource_id = os.environ.get("FLINK_TASKMANAGER_RESOURCE_ID")
+    if resource_id:
+        options["taskmanager.resource-id"] = resource_id
+    write_config(flink_home(), conf_dir(), options)
 
 
 def flink_env() -> dict[str, str]:
     env = dict(os.environ)
     env["FLINK_HOME"] = str(flink_home())
-    env.setdefault("FLINK_CONF_DIR", "/tmp/flink-conf")
+    env["FLINK_CONF_DIR"] = str(conf_dir())
     env["PYFLINK_CLIENT_EXECUTABLE"] = sys.executable
     return env
 
 
-def rest_url(conf: dict[str, object]) -> str:
-    return (
-        os.environ.get("FLINK_REST_URL")
-        or f"http://{conf.get('rest.address', '127.0.0.1')}:{conf.get('rest.port', 8081)}"
-    )
+def rest_url() -> str:
+    return f"http://{_required('FLINK_JOBMANAGER_HOST')}:{_required('FLINK_REST_PORT')}"
 
 
 # --- the job role --------------------------------------------------------------------------------
@@ -140,8 +127,8 @@ def run_job() -> int:
     from wikistream.health import HealthThresholds, observe, start_recording
     from wikistream.job_keeper import JobKeeper, KeeperLog, RestorePoints
 
-    conf = write_config()
-    base = rest_url(conf)
+    configure()
+    base = rest_url()
     job = JobSettings()  # type: ignore[call-arg]  # values come from the container's environment
     rest = FlinkRest(base)
     keeper = JobKeeper(
@@ -189,13 +176,13 @@ def run_job() -> int:
 
 # --- health --------------------------------------------------------------------------------------
 def health(role: str) -> int:
-    conf = settings()
     if role == "jobmanager":
-        return 0 if FlinkRest(f"http://127.0.0.1:{conf.get('rest.port', 8081)}").reachable() else 1
-    rest = FlinkRest(rest_url(conf))
+        return 0 if FlinkRest(f"http://127.0.0.1:{_required('FLINK_REST_PORT')}").reachable() else 1
+    rest = FlinkRest(rest_url())
     if role == "taskmanager":
         managers = (rest.get("/taskmanagers") or {}).get("taskmanagers", [])
-        return 0 if any(tm.get("id") == conf.get("taskmanager.resource-id") for tm in managers) else 1
+        resource_id = _required("FLINK_TASKMANAGER_RESOURCE_ID")
+        return 0 if any(tm.get("id") == resource_id for tm in managers) else 1
     if role == "job":
         live = rest.live_jobs(os.environ["FLINK_JOB_NAME"])
         return 0 if live and rest.all_tasks_running(live[0].job_id) else 1
@@ -214,7 +201,7 @@ def main(argv: list[str]) -> int:
     if role == "job":
         return run_job()
     if role in ("jobmanager", "taskmanager"):
-        write_config()
+        configure()
         script = flink_home() / "bin" / f"{role}.sh"
         os.execvpe("bash", ["bash", str(script), "start-foreground"], flink_env())
     print(__doc__, file=sys.stderr)

@@ -9,21 +9,19 @@
 locals {
   jobmanager_alias = "flink-jobmanager"
   parallelism      = coalesce(var.job_parallelism, var.taskmanager_count * var.task_slots)
-  rest_url         = "http://${local.jobmanager_alias}:${var.rest_port}"
 
-  # Flat Flink keys per role, on top of the image's defaults (docker/flink/flink.py).
-  cluster_conf = {
-    "jobmanager.rpc.address"              = local.jobmanager_alias
-    "jobmanager.rpc.port"                 = var.rpc_port
-    "rest.address"                        = local.jobmanager_alias
-    "rest.port"                           = var.rest_port
-    "jobmanager.memory.process.size"      = var.memory.jobmanager
-    "taskmanager.memory.process.size"     = var.memory.taskmanager
-    "taskmanager.memory.managed.fraction" = var.memory.managed_fraction
-    "taskmanager.numberOfTaskSlots"       = var.task_slots
-    "parallelism.default"                 = local.parallelism
-    "taskmanager.registration.timeout"    = "5 min"
-  }
+  # The cluster's shape, by the names of config/stack.env: docker/flink/flink.py renders config.yaml
+  # from them with wikistream/flink_config.py, as the embedded stack does.
+  cluster_env = [
+    "FLINK_JOBMANAGER_HOST=${local.jobmanager_alias}",
+    "FLINK_RPC_PORT=${var.rpc_port}",
+    "FLINK_REST_PORT=${var.rest_port}",
+    "FLINK_TASK_SLOTS=${var.task_slots}",
+    "JOB_PARALLELISM=${local.parallelism}",
+    "FLINK_JOBMANAGER_MEMORY=${var.memory.jobmanager}",
+    "FLINK_TASKMANAGER_MEMORY=${var.memory.taskmanager}",
+    "FLINK_MANAGED_MEMORY_FRACTION=${var.memory.managed_fraction}",
+  ]
   volumes = [{ volume_name = docker_volume.data.name, container_path = "/flink-data" }]
 
   # Docker reports durations the Go way ("6m0s"); the same spelling here keeps plans empty.
@@ -71,7 +69,7 @@ module "jobmanager" {
   aliases     = [local.jobmanager_alias]
   image       = module.image.image_id
   command     = ["jobmanager"]
-  env         = ["FLINK_CONF_JSON=${jsonencode(local.cluster_conf)}"]
+  env         = local.cluster_env
   ports       = [{ internal = var.rest_port, external = var.rest_port }]
   volumes     = local.volumes
   healthcheck = { test = concat(local.health, ["jobmanager"]) }
@@ -93,9 +91,8 @@ module "taskmanager" {
   image    = module.image.image_id
   command  = ["taskmanager"]
   env_per_replica = [
-    for n in range(1, var.taskmanager_count + 1) : ["FLINK_CONF_JSON=${jsonencode(merge(local.cluster_conf, {
-      "taskmanager.resource-id" = "${var.stack.prefix}-flink-taskmanager-${n}"
-    }))}"]
+    for n in range(1, var.taskmanager_count + 1) :
+    concat(local.cluster_env, ["FLINK_TASKMANAGER_RESOURCE_ID=${var.stack.prefix}-flink-taskmanager-${n}"])
   ]
   volumes     = local.volumes
   healthcheck = { test = concat(local.health, ["taskmanager"]) }
@@ -116,19 +113,16 @@ module "job" {
   hostname = "flink-job"
   image    = module.image.image_id
   command  = ["job"]
-  env = [
-    "FLINK_CONF_JSON=${jsonencode(local.cluster_conf)}",
-    "FLINK_REST_URL=${local.rest_url}",
+  env = concat(local.cluster_env, [
     "JOB_STARTUP_TIMEOUT=${var.job_startup_timeout}",
-    # flink_job/settings.py
+    # flink_job/settings.py (JOB_PARALLELISM is in cluster_env)
     "FLINK_JOB_NAME=${var.job.name}",
-    "JOB_PARALLELISM=${local.parallelism}",
     "KAFKA_BOOTSTRAP_SERVERS=${var.job.kafka_bootstrap_servers}",
     "KAFKA_TOPIC=${var.job.kafka_topic}",
     "POSTGRES_JDBC_URL=${var.job.postgres_jdbc_url}",
     "POSTGRES_WRITER_USER=${var.job.postgres_writer_user}",
     "WIKISTREAM_SECRETS_DIR=/run/secrets",
-  ]
+  ])
   secrets = local.secrets
   volumes = local.volumes
   # Healthy only while the job and every one of its tasks is RUNNING: `apply` returns then.
