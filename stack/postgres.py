@@ -19,15 +19,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psycopg2
-from psycopg2 import sql
 
 from stack import postgres_home
 from stack.postgres_home import PostgresHome
 from stack.preflight import PrerequisiteError
 from stack.process import ManagedProcess, RunAs, popen_identity, unprivileged_identity
 from wikistream.credentials import Credentials
-from wikistream.layout import SQL_DIR, Layout
+from wikistream.layout import Layout
 from wikistream.postgres import ADMIN_USER, libpq_dsn
+from wikistream.schema import bootstrap
 from wikistream.settings import stack_settings
 
 
@@ -189,37 +189,6 @@ class EmbeddedPostgres:
             )
         )
 
-    def ensure_database(self) -> None:
-        conn = self.admin_connect("postgres")
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.database,))
-                if cur.fetchone() is None:
-                    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
-        finally:
-            conn.close()
-
     def apply_schema(self) -> list[str]:
-        """Create the database if needed and apply sql/ in file-name order; returns the files applied."""
-        self.ensure_database()
-        return apply_schema_files(self.admin_connect(), self.credentials)
-
-
-def apply_schema_files(conn: psycopg2.extensions.connection, credentials: Credentials) -> list[str]:
-    """Apply every sql/NNN_*.sql file in order, in one transaction, then set the role passwords.
-
-    The files are idempotent, so applying them again changes nothing.
-    """
-    files = sorted(SQL_DIR.glob("[0-9][0-9][0-9]_*.sql"))
-    try:
-        with conn, conn.cursor() as cur:
-            # Serialise concurrent appliers (a second `make run`, a test) on one advisory lock.
-            cur.execute("SELECT pg_advisory_xact_lock(hashtext('wikistream-schema'))")
-            for path in files:
-                cur.execute(path.read_text())
-            for role, password in credentials.login_roles().items():
-                cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD %s").format(sql.Identifier(role)), (password,))
-    finally:
-        conn.close()
-    return [path.name for path in files]
+        """The bootstrap both stacks share (wikistream/schema.py); returns the files applied."""
+        return bootstrap(self.admin_connect, self.database, self.credentials.role_passwords())

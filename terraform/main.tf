@@ -31,9 +31,11 @@ locals {
     legacy_builder     = var.legacy_builder
   }
 
-  seeder_user = "wikistream_seeder"
-  writer_user = "wikistream_writer"
-  reader_user = "wikistream_reader"
+  # The role names of config/stack.env, from the file alone: sql/ creates and grants these very names.
+  admin_user  = local.stack_env["POSTGRES_ADMIN_USER"]
+  seeder_user = local.stack_env["POSTGRES_SEEDER_USER"]
+  writer_user = local.stack_env["POSTGRES_WRITER_USER"]
+  reader_user = local.stack_env["POSTGRES_READER_USER"]
 }
 
 module "network" {
@@ -51,6 +53,7 @@ module "postgres" {
   host_port      = local.numbers["POSTGRES_PORT"]
   container_port = local.numbers["POSTGRES_CONTAINER_PORT"]
   database       = local.s["POSTGRES_DB"]
+  admin_user     = local.admin_user
   passwords      = local.postgres_passwords
 }
 

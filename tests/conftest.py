@@ -25,7 +25,7 @@ from kafka import KafkaProducer
 from psycopg2 import sql
 
 from stack.kafka import EmbeddedKafka
-from stack.postgres import EmbeddedPostgres, apply_schema_files
+from stack.postgres import EmbeddedPostgres
 from stack.preflight import free_port
 from stack.process import ManagedProcess
 from tests.squatter import Squatter
@@ -33,6 +33,7 @@ from wikistream.credentials import load_or_create
 from wikistream.events import ClickEvent
 from wikistream.layout import Layout
 from wikistream.postgres import ADMIN_USER, libpq_dsn
+from wikistream.schema import bootstrap
 from wikistream.settings import REPO_ROOT, stack_settings
 
 
@@ -45,7 +46,7 @@ def _world_readable_tempdir(prefix: str) -> Path:
 
 # Fixtures that start a real service. A test using one, directly or through another fixture, is
 # marked slow here, so `-m "not slow"` never starts a service, whatever its author remembered.
-SERVICE_FIXTURES = frozenset({"postgres_server", "kafka_bootstrap", "running_stack", "applied_stack"})
+SERVICE_FIXTURES = frozenset({"postgres_server", "embedded_kafka", "running_stack", "applied_stack"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -71,10 +72,9 @@ def postgres_server() -> Iterator[EmbeddedPostgres]:
 def schema_database(postgres_server: EmbeddedPostgres, prefix: str) -> Iterator[tuple[str, str]]:
     """(name, admin DSN) of a fresh database of postgres_server with sql/ applied; dropped afterwards."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    bootstrap(postgres_server.admin_connect, name, postgres_server.credentials.role_passwords())
     admin = postgres_server.admin_connect("postgres")
     admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     dsn = libpq_dsn(
         host="127.0.0.1",
         port=postgres_server.port,
@@ -82,7 +82,6 @@ def schema_database(postgres_server: EmbeddedPostgres, prefix: str) -> Iterator[
         user=ADMIN_USER,
         password=postgres_server.credentials.admin_password,
     )
-    apply_schema_files(psycopg2.connect(dsn), postgres_server.credentials)
     try:
         yield name, dsn
     finally:
@@ -99,16 +98,22 @@ def postgres_dsn(postgres_server: EmbeddedPostgres) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
-    """A real single-node Kafka (KRaft) on free ports, for tests of Kafka clients."""
+def embedded_kafka() -> Iterator[EmbeddedKafka]:
+    """A real single-node Kafka (KRaft) on free ports."""
     root = _world_readable_tempdir("wikistream-kafka-")
     kafka = EmbeddedKafka(Layout(root), free_port(), free_port(), stack_settings().kafka_heap)
     try:
         kafka.start()
-        yield kafka.bootstrap
+        yield kafka
     finally:
         kafka.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(embedded_kafka: EmbeddedKafka) -> str:
+    """Bootstrap servers of the shared test broker, for tests of Kafka clients."""
+    return embedded_kafka.bootstrap
 
 
 @dataclass(frozen=True)

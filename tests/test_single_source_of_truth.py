@@ -70,3 +70,27 @@ def test_the_readme_versions_table_says_what_config_stack_env_pins() -> None:
     for component, key in README_VERSIONS.items():
         assert component in rows, f"the README's versions table has no row for {component}"
         assert rows[component].split()[0] == pinned[key.lower()], f"README says {rows[component]!r}, {key} pins"
+
+
+def test_the_sql_grants_exactly_the_roles_config_stack_env_names() -> None:
+    from wikistream.postgres import ADMIN_USER, METABASE_APP_USER, READER_USER, SEEDER_USER, WRITER_USER
+
+    components = {SEEDER_USER, WRITER_USER, READER_USER}
+    sql_text = "\n".join(path.read_text() for path in sorted((REPO_ROOT / "sql").glob("*.sql")))
+    named_in_sql = set(re.findall(r"\bwikistream_[a-z]+\b", sql_text))
+    # The admin is initdb's role, Metabase's is made by stack/metabase.py: sql/ names neither.
+    assert named_in_sql == components, "sql/ and config/stack.env disagree on the role names"
+    created = re.search(
+        r"FOREACH role_name IN ARRAY ARRAY\[([^\]]*)\]", (REPO_ROOT / "sql" / "001_roles.sql").read_text()
+    )
+    assert created is not None
+    assert set(re.findall(r"'([a-z_]+)'", created.group(1))) == components
+    assert len({ADMIN_USER, METABASE_APP_USER, *components}) == 5
+
+
+def test_terraform_takes_the_role_names_from_config_stack_env() -> None:
+    main_tf = (REPO_ROOT / "terraform" / "main.tf").read_text()
+    for role in ("ADMIN", "SEEDER", "WRITER", "READER"):
+        assert f'local.stack_env["POSTGRES_{role}_USER"]' in main_tf
+    typed = re.findall(r'"wikistream_[a-z]+"', "".join(p.read_text() for p in REPO_ROOT.glob("*/**/*.tf")))
+    assert typed == [], f"role names typed in Terraform: {typed}"

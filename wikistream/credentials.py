@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wikistream.env_file import read_env_file, write_private_env_file
-from wikistream.postgres import READER_USER, SEEDER_USER, WRITER_USER
+from wikistream.postgres import ADMIN_USER, PASSWORD_VARIABLES, READER_USER, SEEDER_USER, WRITER_USER
 
-_KEYS = ("POSTGRES_ADMIN_PASSWORD", "POSTGRES_WRITER_PASSWORD", "POSTGRES_READER_PASSWORD", "POSTGRES_SEEDER_PASSWORD")
+# The order of Credentials' fields.
+_KEYS = tuple(PASSWORD_VARIABLES[role] for role in (ADMIN_USER, WRITER_USER, READER_USER, SEEDER_USER))
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,10 @@ class Credentials:
     def login_roles(self) -> dict[str, str]:
         """The password of each component's role (not the admin's), by role name."""
         return {SEEDER_USER: self.seeder_password, WRITER_USER: self.writer_password, READER_USER: self.reader_password}
+
+    def role_passwords(self) -> dict[str, str]:
+        """Every role's password, the admin's too, by role name: what the schema bootstrap sets."""
+        return {ADMIN_USER: self.admin_password, **self.login_roles()}
 
 
 def stored_password(path: Path, key: str) -> str | None:

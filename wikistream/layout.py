@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from wikistream.settings import REPO_ROOT
+from wikistream.paths import REPO_ROOT
 
 
 @dataclass(frozen=True)
@@ -58,4 +58,3 @@ JARS_DIR = REPO_ROOT / "jars"
 FUNCTIONS_DIR = REPO_ROOT / "flink_job" / "functions"
 FLINK_JARS_DIR = JARS_DIR / "target" / "flink"
 KAFKA_JARS_DIR = JARS_DIR / "target" / "kafka"
-SQL_DIR = REPO_ROOT / "sql"

@@ -9,15 +9,28 @@ from __future__ import annotations
 
 from psycopg2.extensions import make_dsn
 
+from wikistream.env_file import read_env_file
+from wikistream.paths import STACK_ENV
+
+# The role names of config/stack.env, read from the file alone: sql/ creates and grants these very
+# names (a test checks they agree), so an environment variable must not rename one of them.
+_NAMES = read_env_file(STACK_ENV)
 # The admin owns the schema; each component logs in as its own role.
-ADMIN_USER = "wikistream_admin"
-SEEDER_USER = "wikistream_seeder"
-WRITER_USER = "wikistream_writer"
-READER_USER = "wikistream_reader"
+ADMIN_USER = _NAMES["POSTGRES_ADMIN_USER"]
+SEEDER_USER = _NAMES["POSTGRES_SEEDER_USER"]
+WRITER_USER = _NAMES["POSTGRES_WRITER_USER"]
+READER_USER = _NAMES["POSTGRES_READER_USER"]
 # Metabase's application database on the embedded stack: its own database, owned by its own role,
 # which cannot connect to the analytics database (stack/metabase.py).
-METABASE_APP_USER = "wikistream_metabase"
-METABASE_APP_DB = "wikistream_metabase"
+METABASE_APP_USER = _NAMES["METABASE_APP_USER"]
+METABASE_APP_DB = _NAMES["METABASE_APP_DB"]
+# The variable (and, in a container, the secret file) holding each role's password.
+PASSWORD_VARIABLES = {
+    ADMIN_USER: "POSTGRES_ADMIN_PASSWORD",
+    WRITER_USER: "POSTGRES_WRITER_PASSWORD",
+    READER_USER: "POSTGRES_READER_PASSWORD",
+    SEEDER_USER: "POSTGRES_SEEDER_PASSWORD",
+}
 
 REQUIRE_AUTH = "scram-sha-256"
 

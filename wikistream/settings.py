@@ -13,8 +13,10 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-STACK_ENV = REPO_ROOT / "config" / "stack.env"
+from wikistream.paths import REPO_ROOT, STACK_ENV
+
+__all__ = ["REPO_ROOT", "STACK_ENV", "StackSettings", "cache_dir", "stack_settings"]
+
 # Where a component's passwords lie as files, one per variable (/run/secrets/POSTGRES_PASSWORD):
 # the container stack puts them there instead of in the environment. An environment variable wins.
 SECRETS_DIR = os.environ.get("WIKISTREAM_SECRETS_DIR") or None

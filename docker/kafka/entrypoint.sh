@@ -17,12 +17,9 @@ rm -f "$ready"
 mkdir -p "$conf"
 
 cat >"$conf/server.properties" <<PROPERTIES
-process.roles=broker,controller
-node.id=1
 controller.quorum.voters=1@127.0.0.1:${KAFKA_CONTROLLER_PORT}
 listeners=INTERNAL://0.0.0.0:${KAFKA_INTERNAL_PORT},EXTERNAL://0.0.0.0:${KAFKA_EXTERNAL_PORT},CONTROLLER://127.0.0.1:${KAFKA_CONTROLLER_PORT}
 advertised.listeners=INTERNAL://${KAFKA_INTERNAL_HOST}:${KAFKA_INTERNAL_PORT},EXTERNAL://${KAFKA_EXTERNAL_ADVERTISED}
-controller.listener.names=CONTROLLER
 inter.broker.listener.name=INTERNAL
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT
 log.dirs=${data}
@@ -44,7 +41,7 @@ stopping=0
 trap 'stopping=1; kill -TERM "$broker" 2>/dev/null' TERM INT
 
 java -Xmx128m -Dlog4j2.configurationFile="$home/log4j2.properties" -cp "$home/libs/*:$home/tools" \
-    KafkaTopicInit "127.0.0.1:${KAFKA_INTERNAL_PORT}" "$KAFKA_TOPIC" "$KAFKA_TOPIC_PARTITIONS" 120
+    wikistream.KafkaTopicInit "127.0.0.1:${KAFKA_INTERNAL_PORT}" "$KAFKA_TOPIC" "$KAFKA_TOPIC_PARTITIONS" 120
 touch "$ready"
 
 # `wait` returns early when the trap fires: then wait again, for the broker's clean shutdown.

@@ -10,9 +10,12 @@ locals {
 module "image" {
   source = "../image"
 
-  image             = "kafka"
-  build             = var.build
-  source_patterns   = ["docker/kafka/*", "docker/build-context.sh", "jars/target/kafka/*.jar"]
+  image = "kafka"
+  build = var.build
+  source_patterns = [
+    "docker/kafka/*", "docker/build-context.sh", "jars/target/kafka/*.jar",
+    "config/kafka-broker.properties", "wikistream/KafkaTopicInit.java",
+  ]
   required_patterns = ["jars/target/kafka/*.jar"]
   required_hint     = "Resolve the jars first: make jars (python -m stack jars)."
   labels            = var.stack.labels

@@ -58,9 +58,8 @@ variable "database" {
 }
 
 variable "admin_user" {
-  description = "Owner role created by initdb (the superuser)."
+  description = "Owner role created by initdb (the superuser): POSTGRES_ADMIN_USER of config/stack.env."
   type        = string
-  default     = "wikistream_admin"
 
   validation {
     condition     = can(regex("^[a-z_][a-z0-9_]{0,62}$", var.admin_user))

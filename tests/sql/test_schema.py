@@ -10,8 +10,9 @@ import pytest
 from psycopg2 import errors
 from psycopg2.extensions import parse_dsn
 
-from stack.postgres import EmbeddedPostgres, apply_schema_files, server_bin_dir
+from stack.postgres import EmbeddedPostgres, server_bin_dir
 from wikistream.postgres import READER_USER, WRITER_USER
+from wikistream.schema import apply_schema_files
 
 
 def schema_dump(dsn: str) -> str:
@@ -40,7 +41,7 @@ def schema_dump(dsn: str) -> str:
 def test_reapplying_the_schema_changes_nothing(postgres_dsn: str, postgres_server: EmbeddedPostgres) -> None:
     before = schema_dump(postgres_dsn)
     assert "CREATE TABLE public.clicks" in before
-    apply_schema_files(psycopg2.connect(postgres_dsn), postgres_server.credentials)
+    apply_schema_files(psycopg2.connect(postgres_dsn), postgres_server.credentials.role_passwords())
     assert schema_dump(postgres_dsn) == before
 
 
