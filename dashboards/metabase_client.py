@@ -9,6 +9,7 @@ running Metabase (see dashboards/README.md).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, Self
 
 import requests
@@ -72,22 +73,34 @@ class MetabaseClient:
         self._http.headers[SESSION_HEADER] = session_id
 
     # --- health, setup, session --------------------------------------------------------------------
-    def wait_until_healthy(self, timeout: float, poll_interval: float = 2.0) -> None:
+    def wait_until_healthy(
+        self,
+        timeout: float,
+        poll_interval: float = 2.0,
+        alive: Callable[[], bool] | None = None,
+        on_state: Callable[[str], None] | None = None,
+    ) -> None:
         """Metabase answers 503 {"status": "initializing", "progress": ...} while it migrates its application
         database (a first start takes minutes), and refuses connections before that: poll until it says
-        "ok", and give up once `timeout` seconds have passed."""
+        "ok", and give up once `timeout` seconds have passed, or at once when `alive` says the process
+        that serves it is gone. `on_state` hears each new state while it waits."""
         deadline = time.monotonic() + timeout
         last = "no answer"
         while True:
+            if alive is not None and not alive():
+                raise MetabaseUnreachable("Metabase exited while starting")
             # An answer that hangs must not carry the wait past its deadline.
             request_timeout = min(self.timeout, max(deadline - time.monotonic(), 0.5))
             try:
                 response = self._http.get(self.base_url + "/api/health", timeout=request_timeout)
                 if response.status_code == 200 and _json_or_none(response) == {"status": "ok"}:
                     return
-                last = _health_state(response)
+                state = _health_state(response)
             except (requests.ConnectionError, requests.Timeout) as error:
-                last = type(error).__name__
+                state = type(error).__name__
+            if on_state is not None and state != last:
+                on_state(state)
+            last = state
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise MetabaseUnreachable(f"Metabase at {self.base_url} is not healthy after {timeout:.0f} s ({last})")

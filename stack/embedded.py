@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from dashboards.metabase_client import MetabaseClient, MetabaseUnreachable
 from stack.flink import FlinkCluster, FlinkMemory
 from stack.jars import resolve_jars
 from stack.kafka import EmbeddedKafka
@@ -320,8 +321,14 @@ class EmbeddedStack:
                 return self.supervisor.state(METABASE.name) in ("STARTING", "RUNNING")
 
             try:
-                self.metabase.wait_healthy(health_timeout, starting, progress.echo)
-            except PrerequisiteError as error:
+                with MetabaseClient(self.metabase.url, timeout=5) as client:
+                    client.wait_until_healthy(
+                        health_timeout,
+                        poll_interval=1.0,
+                        alive=starting,
+                        on_state=lambda state: progress.echo(f"      Metabase: {state}"),
+                    )
+            except MetabaseUnreachable as error:
                 self.supervisor.stop_program(METABASE.name)
                 raise PrerequisiteError(f"{error} (log: {self.metabase_process.log_file})") from error
         with progress.step("Applying the dashboards (dashboards/definitions)"):

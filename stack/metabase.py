@@ -13,12 +13,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import requests
 from psycopg2 import sql
 
 from stack.postgres import EmbeddedPostgres
@@ -160,23 +157,3 @@ class Metabase:
             raise PrerequisiteError("Metabase was never set up on this stack: run 'make metabase'")
         heap = self.settings.metabase_heap
         return [launch.java, f"-Xms{heap}", f"-Xmx{heap}", "-Djava.awt.headless=true", "-jar", launch.jar]
-
-    def wait_healthy(self, timeout: float, alive: Callable[[], bool], echo: Callable[[str], None]) -> None:
-        """Until GET /api/health answers 200; Metabase answers 503 while it initialises."""
-        deadline = time.monotonic() + timeout
-        last = ""
-        while time.monotonic() < deadline:
-            if not alive():
-                raise PrerequisiteError("Metabase exited while starting")
-            try:
-                response = requests.get(f"{self.url}/api/health", timeout=5)
-                if response.status_code == 200:
-                    return
-                status = f"HTTP {response.status_code} {response.text[:80]}"
-            except requests.RequestException as error:
-                status = type(error).__name__
-            if status != last:
-                echo(f"      Metabase: {status}")
-                last = status
-            time.sleep(1)
-        raise PrerequisiteError(f"Metabase did not become healthy at {self.url} within {timeout:.0f} s ({last})")

@@ -75,6 +75,30 @@ def test_the_wait_for_health_lasts_through_the_initialising_answers() -> None:
     assert _health_statuses(metabase) == [503, 503, 503, 200]
 
 
+def test_the_wait_reports_each_new_state() -> None:
+    states: list[str] = []
+    with MetabaseStandIn(initialising_requests=3) as metabase, MetabaseClient(metabase.url) as client:
+        client.wait_until_healthy(timeout=30, poll_interval=0.01, on_state=states.append)
+    assert _health_statuses(metabase) == [503, 503, 503, 200]
+    assert states == [f"HTTP 503: still initializing, {done}% done" for done in (0, 33, 67)]
+
+
+def test_the_wait_ends_at_once_when_the_process_is_gone() -> None:
+    checks: list[bool] = []
+
+    def alive() -> bool:
+        checks.append(len(checks) < 2)
+        return checks[-1]
+
+    with (
+        MetabaseStandIn(initialising_seconds=3600) as metabase,
+        MetabaseClient(metabase.url) as client,
+        pytest.raises(MetabaseUnreachable, match="Metabase exited while starting"),
+    ):
+        client.wait_until_healthy(timeout=60, poll_interval=0.01, alive=alive)
+    assert _health_statuses(metabase) == [503, 503]
+
+
 def test_while_initialising_other_routes_answer_503_until_the_time_is_up() -> None:
     started = time.monotonic()
     with MetabaseStandIn(initialising_seconds=0.5) as metabase, MetabaseClient(metabase.url) as client:
