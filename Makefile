@@ -10,7 +10,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install jars run metabase stop reset lint status count-rows test test-fast bench bench-profile chaos lock
+.PHONY: help install jars run metabase stop reset lint status count-rows test test-fast bench bench-sustain bench-profile chaos lock
 
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -55,9 +55,13 @@ test: $(STAMP) ## All tests, including the slow end-to-end ones on real services
 test-fast: $(STAMP) ## Only the fast tests (no services started)
 	@$(PY) -m pytest -m "not slow"
 
-bench: $(STAMP) ## Throughput, latency, memory, cold start vs the baseline (10-20 min)
+bench: $(STAMP) ## Throughput, latency, memory, cold start vs the baseline, then sustained 10-min runs by rate steps (~1 h)
 	@$(PY) -m stack jars
 	@$(PY) -m bench run
+
+bench-sustain: $(STAMP) ## Only the sustained runs: RATES=2000,5000 SUSTAIN_SECONDS=600 (bench/sustained.json)
+	@$(PY) -m stack jars
+	@$(PY) -m bench sustain --rates "$(or $(RATES),2000)" --seconds "$(or $(SUSTAIN_SECONDS),600)"
 
 bench-profile: $(STAMP) ## Where the job spends its time: jstack profile of a drain (bench/profiles/)
 	@$(PY) -m stack jars

@@ -11,10 +11,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from bench import measure
+from bench import measure, sustained
 from bench.memory import MemorySampler
 from bench.profile import StackSampler
 from stack.embedded import EmbeddedStack
@@ -80,6 +81,10 @@ def run(
     ),
     producer_events: int = typer.Option(50_000, min=1000, help="Events in each producer-only run."),
     latency_seconds: int = typer.Option(20, min=10, help="Length of each latency run at 2,000 events/s."),
+    sustain: int = typer.Option(600, min=0, help="Seconds of each sustained run (0: no sustained runs)."),
+    sustain_rates: str = typer.Option(
+        "5000,10000,15000,20000,30000", help="Rates of the sustained runs, tried in ascending order until one fails."
+    ),
     out: Path = typer.Option(REPO_ROOT / "bench" / "results.json", help="Where to write the figures as JSON."),
 ) -> None:
     """Run every measurement on an isolated embedded stack and report medians with the baseline ratio."""
@@ -133,10 +138,75 @@ def run(
                 results[f"{config.name}_latency"] = measure.latency_percentiles(
                     stack, config, f"bench-latency-{config.name}", 2000, latency_seconds, f"bench-lat-{config.name}"
                 )
+                save()
+            if sustain:
+                _sustained(stack, results, _rates(sustain_rates), sustain, save)
         results["peak_memory_mib"] = memory.peaks_mib
     save()
     say(render_table(results))
+    if "sustained_runs" in results:
+        say(render_sustained(results))
     say(f"\nwritten to {out}")
+
+
+def _rates(text: str) -> list[int]:
+    try:
+        rates = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as error:
+        raise typer.BadParameter(f"not a list of whole numbers: {text!r}", param_hint="rates") from error
+    if not rates or min(rates) < 1:
+        raise typer.BadParameter("give at least one rate, each 1 or more events/s", param_hint="rates")
+    return rates
+
+
+def _sustained(stack: EmbeddedStack, results: dict[str, object], rates: list[int], seconds: int, save: Any) -> None:
+    best, runs = sustained.step_rates(stack, measure.TUNED, rates, seconds, typer.echo)
+    results["sustained_eps"] = best
+    results["sustained_seconds"] = seconds
+    results["sustained_runs"] = [run.as_json() for run in runs]
+    save()
+
+
+@app.command()
+def sustain(
+    seconds: int = typer.Option(600, min=10, help="Seconds of each run."),
+    rates: str = typer.Option("2000", help="Rates (events/s), tried in ascending order until one fails."),
+    out: Path = typer.Option(REPO_ROOT / "bench" / "sustained.json", help="Where to write the figures as JSON."),
+) -> None:
+    """Only the sustained runs: the producer live at each rate for `seconds`, on an isolated stack."""
+    steps = _rates(rates)
+    results: dict[str, object] = {"machine": _machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+    def save() -> None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+
+    with _isolated() as stack:
+        typer.echo(f"starting an isolated stack on {stack.layout.root} ...")
+        stack.run(echo=lambda _line: None)
+        _quiesce(stack)
+        _sustained(stack, results, steps, seconds, save)
+    typer.echo(render_sustained(results))
+    typer.echo(f"\nwritten to {out}")
+
+
+def render_sustained(r: dict) -> str:
+    lines = [f"sustained runs of {r['sustained_seconds']} s (zero loss, lag at end <= {sustained.LAG_BOUND_S:.0f} s):"]
+    for run in r["sustained_runs"]:
+        worst_p95 = max((m["p95_ms"] for m in run["per_minute_latency_ms"]), default=0.0)
+        rows = sum(run["rows_written_per_event"].values())
+        cpu, heap = run["cpu_us_per_event"], run["heap_after_gc_mib"]
+        verdict = "holds" if run["holds"] else "fails"
+        lines.append(
+            f"  {run['rate']:>7,}/s  {verdict}: landed {run['landed']:,} of {run['sent']:,},"
+            f" lag at end {run['lag_at_end']:,}, worst minute p95 {worst_p95:,.0f} ms,"
+            f" heap after GC {heap.get('start', 0):.0f} -> {heap.get('end', 0):.0f}"
+            f" MiB, {rows:.2f} rows written per event, CPU per event {cpu.get('machine', 0):.0f} us"
+            f" (PostgreSQL {cpu.get('postgres', 0):.0f} us)"
+        )
+    best = r["sustained_eps"]
+    lines.append(f"  highest rate that held: {f'{best:,}/s' if best else 'none'}")
+    return "\n".join(lines)
 
 
 @app.command()
@@ -208,6 +278,16 @@ def render_table(r: dict) -> str:
             (f"latency {p} at 2,000/s (ms)", f"{lat_t[key]:,.0f}", f"{lat_b[key]:,.0f}", ratio(lat_b[key], lat_t[key]))
         )
     rows.append(("latency run: rows missing after 2 min", f"{lat_t['missing']:,}", f"{lat_b['missing']:,}", ""))
+    if "sustained_eps" in r:
+        best = r["sustained_eps"]
+        rows.append(
+            (
+                f"sustained {r['sustained_seconds']} s, zero loss, lag held (events/s)",
+                f"{best:,}" if best else "none held",
+                "",
+                "",
+            )
+        )
     rows.append(("cold start to first row (s)", f"{r['cold_start_s']:.1f}", "", ""))
     for service, mib in r["peak_memory_mib"].items():
         rows.append((f"peak memory, {service} (MiB)", f"{mib:,.0f}", "", ""))

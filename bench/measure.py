@@ -73,7 +73,7 @@ def truncate_stream_tables(stack: EmbeddedStack) -> None:
         cur.execute(f"TRUNCATE {', '.join(STREAM_TABLES)}")
 
 
-def _producer_command(total: int, *extra: str) -> list[str]:
+def producer_command(total: int, *extra: str) -> list[str]:
     return [sys.executable, "-m", "producer", "run", "--total", str(total), "--seed", "7", *extra]
 
 
@@ -81,16 +81,21 @@ def run_producer(stack: EmbeddedStack, topic: str, total: int, *extra: str) -> f
     """Run the producer CLI to completion; returns the rate it reports for its send loop (events/s)."""
     env = stack.producer_env() | {"KAFKA_TOPIC": topic}
     result = subprocess.run(
-        _producer_command(total, *extra),
+        producer_command(total, *extra),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         check=False,
     )
-    match = re.search(r"done: (\d+) clicks at ([\d.]+)/s overall, (\d+) delivery errors", result.stderr)
-    if result.returncode != 0 or match is None or int(match.group(1)) != total or int(match.group(3)) != 0:
-        raise RuntimeError(f"producer run failed: {result.stderr[-2000:]}")
+    return producer_outcome(result.returncode, result.stderr, total)
+
+
+def producer_outcome(returncode: int, stderr: str, total: int) -> float:
+    """The send rate a finished producer run reports; an error unless it sent exactly `total`, all delivered."""
+    match = re.search(r"done: (\d+) clicks at ([\d.]+)/s overall, (\d+) delivery errors", stderr)
+    if returncode != 0 or match is None or int(match.group(1)) != total or int(match.group(3)) != 0:
+        raise RuntimeError(f"producer run failed: {stderr[-2000:]}")
     return float(match.group(2))
 
 
@@ -110,7 +115,7 @@ def producer_kafka_rate(stack: EmbeddedStack, topic: str, total: int) -> float:
 def producer_events(stack: EmbeddedStack, total: int) -> list[bytes]:
     """The producer's own events, serialised (from a dry run), to time a Kafka client alone."""
     return subprocess.run(
-        _producer_command(total, "--dry-run", *UNPACED),
+        producer_command(total, "--dry-run", *UNPACED),
         env=stack.producer_env(),
         capture_output=True,
         check=True,
@@ -183,7 +188,7 @@ def confluent_kafka_rate(stack: EmbeddedStack, topic: str, events: list[bytes]) 
     return len(records) / elapsed
 
 
-def _wait_running(stack: EmbeddedStack, job_id: str) -> None:
+def wait_running(stack: EmbeddedStack, job_id: str) -> None:
     outcome = stack.flink.rest.wait_until_running(job_id, 180.0)
     if outcome != "RUNNING":
         raise RuntimeError(f"the measured job {job_id} is not RUNNING after 180 s: {outcome}")
@@ -207,7 +212,7 @@ def drain_throughput(
     env = stack.job_env() | config.env | {"KAFKA_TOPIC": topic, "KAFKA_GROUP_ID": group}
     job_id = stack.flink.submit(env, restore_from=None)
     try:
-        _wait_running(stack, job_id)
+        wait_running(stack, job_id)
         with timed or nullcontext():
             started = time.monotonic()
             while (landed := scalar(stack, "SELECT count(*) FROM clicks")) < total:
@@ -245,7 +250,7 @@ def latency_percentiles(
     job_id = stack.flink.submit(env, restore_from=None)
     total = rate * (warmup_s + seconds)
     try:
-        _wait_running(stack, job_id)
+        wait_running(stack, job_id)
         run_producer(stack, topic, total, "--rate", str(rate))
         deadline = time.monotonic() + 120
         while scalar(stack, "SELECT count(*) FROM clicks") < total and time.monotonic() < deadline:

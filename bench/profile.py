@@ -55,7 +55,7 @@ _THREAD = re.compile(r'^"(?P<name>[^"]+\(\d+/\d+\)#\d+)".*?\n\s+java\.lang\.Thre
 _FRAME = re.compile(r"^\s+at (?P<frame>[\w$.<>/]+)\(", re.M)
 
 
-def _java_pid(process: ManagedProcess) -> int:
+def java_pid(process: ManagedProcess) -> int:
     leader = process.pid()
     if leader is None:
         raise RuntimeError(f"{process.name} is not running")
@@ -217,7 +217,7 @@ class StackSampler:
         self._thread = threading.Thread(target=self._run, name="stack-sampler", daemon=True)
 
     def _run(self) -> None:
-        pid = _java_pid(self.taskmanager)
+        pid = java_pid(self.taskmanager)
         while not self._stop.wait(self.interval_s):
             result = subprocess.run([self.jstack, str(pid)], capture_output=True, text=True, check=False)
             if result.returncode == 0:

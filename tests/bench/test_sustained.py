@@ -1,0 +1,72 @@
+"""What makes a sustained run hold, the rate steps' parsing, and the heap reading from a real JVM."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import typer
+
+from bench.cli import _rates, render_sustained
+from bench.sustained import LAG_BOUND_S, LagSample, SustainedResult, heap_after_gc_mib
+
+
+def _run(rate: int, landed: int, lags: list[int], seconds: int = 60) -> SustainedResult:
+    run = SustainedResult(rate=rate, seconds=seconds, sent=rate * seconds, landed=landed, producer_eps=float(rate))
+    step = seconds / len(lags)
+    run.lag = [LagSample(at_s=step * i, lag=lag, landed=0) for i, lag in enumerate(lags)]
+    # A sample taken while draining, after the producer stopped, does not count as the lag at the end.
+    run.lag.append(LagSample(at_s=seconds + 10, lag=10**9, landed=landed))
+    return run
+
+
+def test_a_run_holds_when_everything_landed_and_the_lag_stayed_small() -> None:
+    run = _run(1000, 60_000, [200, 900, 300, int(1000 * LAG_BOUND_S)])
+    assert run.lag_at_end == 5000
+    assert run.holds
+
+
+def test_lag_piling_up_or_one_lost_event_fails_the_run() -> None:
+    assert not _run(1000, 60_000, [1000, 3000, 5000, 7000]).holds
+    assert not _run(1000, 59_999, [10, 10, 10, 10]).holds
+
+
+def test_the_report_names_each_rate_and_the_highest_that_held() -> None:
+    held, failed = _run(1000, 60_000, [10, 20]), _run(2000, 100_000, [10, 90_000])
+    for run in (held, failed):
+        run.per_minute_latency_ms = [{"minute": 0, "rows": 1, "p50_ms": 5.0, "p95_ms": 42.0, "p99_ms": 70.0}]
+    text = render_sustained(
+        {"sustained_seconds": 60, "sustained_eps": 1000, "sustained_runs": [held.as_json(), failed.as_json()]}
+    )
+    assert "1,000/s  holds" in text and "2,000/s  fails" in text
+    assert "worst minute p95 42 ms" in text
+    assert text.endswith("highest rate that held: 1,000/s")
+
+
+@pytest.mark.parametrize("text", ["", "abc", "1000,-5", "0"])
+def test_rates_must_be_positive_whole_numbers(text: str) -> None:
+    with pytest.raises(typer.BadParameter):
+        _rates(text)
+
+
+def test_rates_are_read_from_a_comma_list() -> None:
+    assert _rates("5000, 10000,") == [5000, 10000]
+
+
+def test_the_heap_after_a_full_gc_is_read_from_a_live_jvm(tmp_path: Path) -> None:
+    source = tmp_path / "Idle.java"
+    source.write_text(
+        "public class Idle { public static void main(String[] a) throws Exception {"
+        " byte[][] keep = new byte[64][]; for (int i = 0; i < 64; i++) keep[i] = new byte[1 << 20];"
+        ' System.out.println("ready"); Thread.sleep(60000); } }'
+    )
+    jvm = subprocess.Popen(["java", "-Xmx512m", str(source)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert jvm.stdout is not None and jvm.stdout.readline().strip() == "ready"
+        mib = heap_after_gc_mib(jvm.pid)
+    finally:
+        jvm.kill()
+        jvm.wait()
+    # 64 MiB the program keeps reachable, plus the JVM's own: a full GC cannot free them.
+    assert 64 <= mib < 256, mib
