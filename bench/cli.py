@@ -83,7 +83,7 @@ def run(
     latency_seconds: int = typer.Option(20, min=10, help="Length of each latency run at 2,000 events/s."),
     sustain: int = typer.Option(600, min=0, help="Seconds of each sustained run (0: no sustained runs)."),
     sustain_rates: str = typer.Option(
-        "5000,10000,15000,20000,30000", help="Rates of the sustained runs, tried in ascending order until one fails."
+        "2000,5000,10000,15000,20000,30000", help="Rates of the sustained runs, in ascending order until one fails."
     ),
     out: Path = typer.Option(REPO_ROOT / "bench" / "results.json", help="Where to write the figures as JSON."),
 ) -> None:
