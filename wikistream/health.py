@@ -104,22 +104,40 @@ class PipelineHealth:
         ]
 
 
-def kafka_lag(bootstrap: str, topic: str, group: str) -> dict[int, int]:
-    """End offset minus committed offset, per partition (a partition never committed counts from 0)."""
-    admin = KafkaAdminClient(
+def _admin(bootstrap: str) -> KafkaAdminClient:
+    return KafkaAdminClient(
         bootstrap_servers=bootstrap, client_id="wikistream-health", request_timeout_ms=5000, bootstrap_timeout_ms=5000
     )
+
+
+def _end_offsets(admin: KafkaAdminClient, topic: str) -> dict[TopicPartition, int]:
+    described = admin.describe_topics([topic])
+    partitions = [TopicPartition(topic, p["partition_index"]) for t in described for p in t["partitions"]]
+    ends = admin.list_partition_offsets(dict.fromkeys(partitions, OffsetSpec.LATEST))
+    return {tp: ends[tp].offset for tp in partitions}
+
+
+def kafka_lag(bootstrap: str, topic: str, group: str) -> dict[int, int]:
+    """End offset minus committed offset, per partition (a partition never committed counts from 0)."""
+    admin = _admin(bootstrap)
     try:
-        described = admin.describe_topics([topic])
-        partitions = [TopicPartition(topic, p["partition_index"]) for t in described for p in t["partitions"]]
-        ends = admin.list_partition_offsets(dict.fromkeys(partitions, OffsetSpec.LATEST))
-        committed = admin.list_group_offsets({group: partitions}).get(group, {})
+        ends = _end_offsets(admin, topic)
+        committed = admin.list_group_offsets({group: list(ends)}).get(group, {})
         lag = {}
-        for tp in partitions:
+        for tp, end in ends.items():
             done = committed.get(tp)
             start = done.offset if done is not None and done.offset >= 0 else 0
-            lag[tp.partition] = max(0, ends[tp].offset - start)
+            lag[tp.partition] = max(0, end - start)
         return lag
+    finally:
+        admin.close()
+
+
+def messages_written(bootstrap: str, topic: str) -> int:
+    """Every message the topic has taken so far (its partitions' end offsets, summed)."""
+    admin = _admin(bootstrap)
+    try:
+        return sum(_end_offsets(admin, topic).values())
     finally:
         admin.close()
 
