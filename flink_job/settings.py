@@ -6,7 +6,6 @@ Every default below is the embedded stack's; the container stack sets the same v
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 from urllib.parse import urlencode, urlsplit
 
 from pydantic import Field
@@ -42,19 +41,7 @@ class JobSettings(BaseSettings):
     # back would move the watermark past the others' backlog, whose clicks would then miss their windows.
     source_idle_timeout: str = Field(default="60 s", alias="SOURCE_IDLE_TIMEOUT")
     max_event_bytes: int = Field(default=16384, ge=256, alias="MAX_EVENT_BYTES")
-    # A session ends after this long without a click (web analytics' usual 30 minutes, counted in
-    # processing time: Flink's state TTL): its state is dropped, so state plateaus at the sessions of
-    # the last 30 minutes; its row in session_stats stays. A click after a longer gap starts it over.
-    session_state_ttl: str = Field(default="30 min", alias="SESSION_STATE_TTL")
-    # RocksDB keeps state off the heap, in managed memory and on local disk: a long run's sessions
-    # do not fill the TaskManager's heap (measured in bench/README.md). "hashmap" keeps it on the heap.
-    state_backend: Literal["rocksdb", "hashmap"] = Field(default="rocksdb", alias="STATE_BACKEND")
-    # session_stats is one upsert per click on the aggregate's side; the sink keeps the newest row per
-    # session and writes it at most this often (and at every checkpoint), so an open session's row
-    # is at most this stale and a busy session costs one write per interval, not one per click.
-    session_flush_interval: str = Field(default="5 s", alias="SESSION_STATS_FLUSH_INTERVAL")
-    # Room for every session that clicks within an interval (20,000 clicks/s x 5 s at most 100,000).
-    session_buffer_rows: int = Field(default=100_000, ge=1, alias="SESSION_STATS_BUFFER_ROWS")
+    session_state_ttl: str = Field(default="2 h", alias="SESSION_STATE_TTL")
     # Chained operators pass rows on without a defensive copy each (the source fans out to 7 branches).
     object_reuse: bool = Field(default=True, alias="PIPELINE_OBJECT_REUSE")
     sink_batch_rows: int = Field(default=5000, ge=1, alias="SINK_BATCH_ROWS")
