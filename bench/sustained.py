@@ -1,9 +1,9 @@
 """A sustained run: the producer live at a fixed rate for a set time, and whether the job keeps up.
 
 Unlike the drain (a backlog moved as fast as it goes), this is how the stack is used: events made
-now, at a rate, for minutes. A rate holds when every event landed exactly once, and the consumer
-lag when the producer stopped was at most LAG_BOUND_S seconds of events (a job falling behind
-piles up lag all run long; one keeping up carries only its flush and checkpoint delay).
+now, at a rate, for minutes. A rate holds when every event landed exactly once, and the lag (events
+in Kafka not yet in PostgreSQL) when the producer stopped was at most LAG_BOUND_S seconds of events
+(a job falling behind piles up lag all run long; one keeping up carries only its flush delay).
 """
 
 from __future__ import annotations
@@ -139,13 +139,11 @@ def sustained_run(
                 text=True,
             )
             started = time.monotonic()
-            _sample_until(stack, result, topic, group, started, lambda: producer.poll() is not None)
+            _sample_until(stack, result, topic, started, lambda: producer.poll() is not None)
             stderr.seek(0)
             result.producer_eps = measure.producer_outcome(producer.wait(), stderr.read(), total)
         deadline = time.monotonic() + DRAIN_AFTER_S
-        _sample_until(
-            stack, result, topic, group, started, lambda: result.landed >= total or time.monotonic() > deadline
-        )
+        _sample_until(stack, result, topic, started, lambda: result.landed >= total or time.monotonic() > deadline)
         cpu.stop()
         written_after = _rows_written(stack)
         result.heap_after_gc_mib["end"] = heap_after_gc_mib(taskmanager)
@@ -163,7 +161,7 @@ def sustained_run(
 
 
 def _sample_until(
-    stack: EmbeddedStack, result: SustainedResult, topic: str, group: str, started: float, done: Callable[[], bool]
+    stack: EmbeddedStack, result: SustainedResult, topic: str, started: float, done: Callable[[], bool]
 ) -> None:
     """Lag and landed rows every SAMPLE_EVERY_S until done() says so.
 
