@@ -21,6 +21,7 @@ from chaos.verify import (
     run_count,
     wait_for_landing,
 )
+from flink_job.settings import SessionSinkSettings, duration_seconds
 
 
 class ChaosError(RuntimeError):
@@ -95,12 +96,14 @@ def run_producer_fault(target: Target, seconds: float, deadline_s: float = 180.0
 
     The known events are the producer's run itself (ids `<run>-<n>`): every number from 0 to the
     highest seen after the kill must be in clicks, and the run must be counted once in the minute
-    windows around the kill and in its sessions' pages (chaos.verify.run_consistency). The matrix
+    windows around the kill and in the pages of its settled sessions (chaos.verify.run_consistency). The matrix
     sends nothing itself meanwhile.
     """
     run_id = newest_producer_run(target.postgres_dsn)
     if run_id is None:
         raise ChaosError("no click of the producer is in the database: is it running?")
+    # Twice the session sink's flush interval, and a second for the write itself.
+    settled_s = 2 * duration_seconds(SessionSinkSettings().session_flush_interval) + 1
     kills: list[Kill] = []
     time.sleep(seconds / 2)
     _killer(target, "producer", kills, {}, run_id)()
@@ -111,7 +114,9 @@ def run_producer_fault(target: Target, seconds: float, deadline_s: float = 180.0
     while time.monotonic() < kills[0].at + deadline_s:
         landing.clicks, _ = run_count(target.postgres_dsn, run_id, upto=highest)
         # The window of the kill and the one before it.
-        aggregates, pages, closed = run_consistency(target.postgres_dsn, run_id, minute - 60_000, minute + 60_000)
+        aggregates, pages, closed = run_consistency(
+            target.postgres_dsn, run_id, minute - 60_000, minute + 60_000, settled_s
+        )
         landing.minute_aggregates, landing.session_pages = landing.sent + aggregates, landing.sent + pages
         if landing.clicks_landed_s is None and landing.clicks == landing.sent:
             landing.clicks_landed_s = time.monotonic() - kills[0].at

@@ -131,26 +131,31 @@ def run_count(dsn: str, run_id: str, upto: int | None = None) -> tuple[int, int]
     return int(count), int(highest)
 
 
-def run_consistency(dsn: str, run_id: str, window_from_ms: int, window_to_ms: int) -> tuple[int, int, bool]:
+def run_consistency(
+    dsn: str, run_id: str, window_from_ms: int, window_to_ms: int, settled_s: float
+) -> tuple[int, int, bool]:
     """How far the producer's run is from being counted once: (in the minute aggregates, in session pages, closed).
 
     Minute aggregates of the windows in [window_from_ms, window_to_ms) (the fault's; articles the
     matrix sends itself left out) minus the run's clicks in those windows; the pages of the run's
-    sessions minus the run's clicks. Both are 0 when every click of the run was counted exactly once
-    (a record sent twice would count twice in the windows, one dropped as late not at all); `closed`
-    says the windows are past the watermark (the newest click is ten seconds or more beyond them).
+    settled sessions minus their clicks. Both are 0 when every click of the run was counted exactly
+    once (a record sent twice would count twice, one dropped as late not at all). The producer is
+    still sending, and session_stats is written only every so often: a session is settled when its
+    newest click is `settled_s` older than the run's newest, so its row has been written since.
+    `closed` says the windows are past the watermark (the newest click is ten seconds beyond them).
     """
     with closing(psycopg2.connect(dsn)) as conn, conn.cursor() as cur:
         cur.execute(
-            "WITH w AS (SELECT to_timestamp(%(f)s / 1000.0) AS f, to_timestamp(%(t)s / 1000.0) AS t)"
+            "WITH w AS (SELECT to_timestamp(%(f)s / 1000.0) AS f, to_timestamp(%(t)s / 1000.0) AS t),"
+            " s AS (SELECT session_id, count(*) AS n, max(event_time) AS newest FROM clicks"
+            "       WHERE event_id LIKE %(run)s GROUP BY session_id)"
             " SELECT (SELECT coalesce(sum(clicks), 0) FROM clicks_per_minute_article, w"
             "         WHERE window_start >= f AND window_start < t AND article NOT LIKE 'chaos-%%')"
             " - (SELECT count(*) FROM clicks, w WHERE event_id LIKE %(run)s AND event_time >= f AND event_time < t),"
-            " (SELECT coalesce(sum(pages), 0) FROM session_stats"
-            "  WHERE session_id IN (SELECT session_id FROM clicks WHERE event_id LIKE %(run)s))"
-            " - (SELECT count(*) FROM clicks WHERE event_id LIKE %(run)s),"
+            " (SELECT coalesce(sum(coalesce(pages, 0) - n), 0) FROM s LEFT JOIN session_stats USING (session_id)"
+            "  WHERE newest <= (SELECT max(newest) FROM s) - make_interval(secs => %(settled)s)),"
             " (SELECT max(event_time) FROM clicks) >= (SELECT t FROM w) + interval '10 seconds'",
-            {"f": window_from_ms, "t": window_to_ms, "run": f"{run_id}-%"},
+            {"f": window_from_ms, "t": window_to_ms, "run": f"{run_id}-%", "settled": settled_s},
         )
         aggregates, pages, closed = cur.fetchone()
     return int(aggregates), int(pages), bool(closed)

@@ -27,6 +27,13 @@ def build(settings: JobSettings) -> TableEnvironment:
         "table.local-time-zone": "UTC",
         "table.exec.source.idle-timeout": settings.source_idle_timeout,
         "table.exec.state.ttl": settings.session_state_ttl,
+        "state.backend.type": settings.state_backend,
+        # Each checkpoint uploads only the RocksDB files written since the previous one.
+        "execution.checkpointing.incremental": "true",
+        # No mini-batch: its assigner sits on the source's shared path and replaces the event-time
+        # watermark with processing time rounded to the batch interval (measured: 7% of in-order
+        # clicks at 2,000/s were then behind the watermark), and sessions average 1.3 clicks.
+        "table.exec.mini-batch.enabled": "false",
         "pipeline.object-reuse": str(settings.object_reuse).lower(),
     }.items():
         config.set(key, value)

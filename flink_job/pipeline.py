@@ -12,7 +12,7 @@ rejected_events (with its Kafka position and raw bytes) or refused_rows, and the
          -> clicks_per_minute_article   1-minute event-time windows
          -> clicks_per_minute_referrer
          -> clicks_per_minute_country   lookup join on users (cached)
-         -> session_stats               live per-session aggregate (upsert on session_id)
+         -> session_stats               per-session aggregate, upserted at most every SESSION_STATS_FLUSH_INTERVAL
 """
 
 from __future__ import annotations
@@ -117,6 +117,10 @@ def sink_ddls(settings: JobSettings) -> list[str]:
             "session_id STRING, user_id STRING, pages BIGINT, first_event TIMESTAMP(3), last_event TIMESTAMP(3), "
             "duration_s DOUBLE",
             "session_id",
+            {
+                "sink.buffer-flush.interval": settings.session_flush_interval,
+                "sink.buffer-flush.max-rows": str(settings.session_buffer_rows),
+            },
         ),
     ]
 

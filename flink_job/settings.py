@@ -5,10 +5,12 @@ Every default below is the embedded stack's; the container stack sets the same v
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Annotated, Literal
 from urllib.parse import urlencode, urlsplit
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from wikistream.postgres import WRITER_USER, jdbc_url, libpq_dsn
@@ -18,8 +20,41 @@ _stack = stack_settings()
 
 SCRAM_ONLY_PLUGIN = "io.wikistream.flink.sink.ScramOnlyAuthentication"
 
+_DURATION = re.compile(r"(?P<amount>[0-9]+) *(?P<unit>ms|s|min|h|d)?")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
-class JobSettings(BaseSettings):
+
+def duration_seconds(text: str) -> float:
+    """A Flink duration in seconds: "100 ms", "5 s", "30 min", "2 h", "1 d"; a bare number is milliseconds."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration: a whole number and one of ms, s, min, h, d (e.g. '5 s')")
+    return int(match["amount"]) * _UNIT_SECONDS[match["unit"] or "ms"]
+
+
+def _checked_duration(text: str) -> str:
+    duration_seconds(text)
+    return text
+
+
+# Passed to Flink as written; checked here so that a typo fails with the variable's name, not in the job.
+FlinkDuration = Annotated[str, AfterValidator(_checked_duration)]
+
+
+class SessionSinkSettings(BaseSettings):
+    """How session_stats is written: also read by the fault checks (chaos.verify), which wait out its flush."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    # session_stats is one upsert per click on the aggregate's side; the sink keeps the newest row per
+    # session and writes it at most this often (and at every checkpoint), so an open session's row
+    # is at most this stale and a busy session costs one write per interval, not one per click.
+    session_flush_interval: FlinkDuration = Field(default="5 s", alias="SESSION_STATS_FLUSH_INTERVAL")
+    # Room for every session that clicks within an interval (20,000 clicks/s x 5 s at most 100,000).
+    session_buffer_rows: int = Field(default=100_000, ge=1, alias="SESSION_STATS_BUFFER_ROWS")
+
+
+class JobSettings(SessionSinkSettings):
     # POSTGRES_WRITER_PASSWORD may also be the file WIKISTREAM_SECRETS_DIR/POSTGRES_WRITER_PASSWORD.
     model_config = SettingsConfigDict(extra="ignore", frozen=True, secrets_dir=SECRETS_DIR)
 
@@ -33,30 +68,36 @@ class JobSettings(BaseSettings):
     )
     postgres_user: str = Field(default=WRITER_USER, alias="POSTGRES_WRITER_USER")
     postgres_password: str = Field(alias="POSTGRES_WRITER_PASSWORD")
-    checkpoint_interval: str = Field(default="10 s", alias="CHECKPOINT_INTERVAL")
+    checkpoint_interval: FlinkDuration = Field(default="10 s", alias="CHECKPOINT_INTERVAL")
     parallelism: int = Field(default=_stack.flink_task_slots, ge=1, alias="JOB_PARALLELISM")
     watermark_delay_s: int = Field(default=5, ge=0, alias="WATERMARK_DELAY_SECONDS")
     # A partition silent this long stops holding the windows back. Longer than a Kafka outage takes
     # to heal: after one, every partition is silent, and with a shorter timeout the first partition
     # back would move the watermark past the others' backlog, whose clicks would then miss their windows.
-    source_idle_timeout: str = Field(default="60 s", alias="SOURCE_IDLE_TIMEOUT")
+    source_idle_timeout: FlinkDuration = Field(default="60 s", alias="SOURCE_IDLE_TIMEOUT")
     max_event_bytes: int = Field(default=16384, ge=256, alias="MAX_EVENT_BYTES")
-    session_state_ttl: str = Field(default="2 h", alias="SESSION_STATE_TTL")
+    # A session ends after this long without a click (web analytics' usual 30 minutes, counted in
+    # processing time: Flink's state TTL): its state is dropped, so state plateaus at the sessions of
+    # the last 30 minutes; its row in session_stats stays. A click after a longer gap starts it over.
+    session_state_ttl: FlinkDuration = Field(default="30 min", alias="SESSION_STATE_TTL")
+    # RocksDB keeps state off the heap, in managed memory and on local disk: a long run's sessions
+    # do not fill the TaskManager's heap (measured in bench/README.md). "hashmap" keeps it on the heap.
+    state_backend: Literal["rocksdb", "hashmap"] = Field(default="rocksdb", alias="STATE_BACKEND")
     # Chained operators pass rows on without a defensive copy each (the source fans out to 7 branches).
     object_reuse: bool = Field(default=True, alias="PIPELINE_OBJECT_REUSE")
     sink_batch_rows: int = Field(default=5000, ge=1, alias="SINK_BATCH_ROWS")
     # Measured at 2,000 events/s: p95 latency 281 ms at 200 ms, 183 ms at 100 ms, and 182 ms (p99 486)
     # at 50 ms; drains were the same (6,060 / 6,025 / 6,546 events/s): batches fill to what arrives.
-    sink_flush_interval: str = Field(default="100 ms", alias="SINK_FLUSH_INTERVAL")
+    sink_flush_interval: FlinkDuration = Field(default="100 ms", alias="SINK_FLUSH_INTERVAL")
     sink_rewrite_batched_inserts: bool = Field(default=True, alias="SINK_REWRITE_BATCHED_INSERTS")
     # PostgreSQL unreachable: the batch is retried this often (back-off doubling from SINK_RETRY_BACKOFF),
     # then the job fails and restarts from its last checkpoint. A row PostgreSQL refuses is tried
     # SINK_ROW_RETRIES more times on its own, then quarantined (flink_job/functions, TableWriter).
     sink_max_retries: int = Field(default=5, ge=0, alias="SINK_MAX_RETRIES")
-    sink_retry_backoff: str = Field(default="500 ms", alias="SINK_RETRY_BACKOFF")
+    sink_retry_backoff: FlinkDuration = Field(default="500 ms", alias="SINK_RETRY_BACKOFF")
     sink_row_retries: int = Field(default=2, ge=0, alias="SINK_ROW_RETRIES")
     user_cache_rows: int = Field(default=20000, ge=0, alias="USER_CACHE_ROWS")
-    user_cache_ttl: str = Field(default="10 min", alias="USER_CACHE_TTL")
+    user_cache_ttl: FlinkDuration = Field(default="10 min", alias="USER_CACHE_TTL")
     jars_dir: Path = Field(default=REPO_ROOT / "jars" / "target" / "flink", alias="FLINK_JOB_JARS_DIR")
 
     def jar_uris(self) -> list[str]:
