@@ -18,6 +18,7 @@ import typer
 from bench import measure, sustained
 from bench.memory import MemorySampler
 from bench.profile import StackSampler
+from producer.settings import KafkaClient
 from stack.embedded import EmbeddedStack
 from stack.isolated import isolated_stack
 from stack.preflight import PrerequisiteError
@@ -107,13 +108,20 @@ def run(
         save()
         _quiesce(stack)
         with MemorySampler(stack) as memory:
-            say("producer only (dry run, Kafka, Kafka with client defaults) ...")
+            say("producer only (dry run, Kafka with each client, the clients alone) ...")
             results["producer_dry_run_eps"] = _median(
                 [measure.producer_dry_run_rate(stack, producer_events) for _ in range(reps)]
             )
-            results["producer_kafka_eps"] = _median(
-                [measure.producer_kafka_rate(stack, f"bench-producer-{i}", producer_events) for i in range(reps)]
-            )
+            for key, kafka_client in (
+                ("producer_kafka_eps", KafkaClient.KAFKA_PYTHON),
+                ("producer_kafka_confluent_eps", KafkaClient.CONFLUENT_KAFKA),
+            ):
+                results[key] = _median(
+                    [
+                        measure.producer_kafka_rate(stack, f"bench-{key}-{i}", producer_events, kafka_client)
+                        for i in range(reps)
+                    ]
+                )
             serialised = measure.producer_events(stack, producer_events)
             for key, client in (
                 ("baseline_producer_kafka_eps", measure.baseline_producer_rate),
@@ -252,6 +260,12 @@ def render_table(r: dict) -> str:
             f"{r['producer_kafka_eps']:,.0f}",
             f"{r['baseline_producer_kafka_eps']:,.0f}",
             ratio(r["producer_kafka_eps"], r["baseline_producer_kafka_eps"]),
+        ),
+        (
+            "producer to Kafka, --client confluent-kafka (events/s)",
+            f"{r['producer_kafka_confluent_eps']:,.0f}",
+            f"{r['baseline_producer_kafka_eps']:,.0f}",
+            ratio(r["producer_kafka_confluent_eps"], r["baseline_producer_kafka_eps"]),
         ),
         (
             "client alone, kafka-python, keyed, acks=all (events/s)",

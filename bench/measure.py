@@ -14,12 +14,12 @@ import time
 from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass
 
-import confluent_kafka
 import orjson
 import psycopg2
 from kafka import KafkaProducer
 
-from producer.sinks import BATCH_BYTES, LINGER_MS, KafkaSink
+from producer.settings import KafkaClient
+from producer.sinks import ConfluentKafkaSink, KafkaSink
 from stack.embedded import EmbeddedStack
 from wikistream.postgres import ADMIN_USER, libpq_dsn
 
@@ -107,9 +107,11 @@ def producer_dry_run_rate(stack: EmbeddedStack, total: int) -> float:
     return run_producer(stack, "unused", total, "--dry-run", *UNPACED)
 
 
-def producer_kafka_rate(stack: EmbeddedStack, topic: str, total: int) -> float:
+def producer_kafka_rate(
+    stack: EmbeddedStack, topic: str, total: int, client: KafkaClient = KafkaClient.KAFKA_PYTHON
+) -> float:
     stack.kafka.ensure_topic(topic, stack.settings.kafka_topic_partitions)
-    return run_producer(stack, topic, total, *UNPACED)
+    return run_producer(stack, topic, total, *UNPACED, "--client", client.value)
 
 
 def producer_events(stack: EmbeddedStack, total: int) -> list[bytes]:
@@ -153,19 +155,11 @@ def kafka_python_rate(stack: EmbeddedStack, topic: str, events: list[bytes]) -> 
 
 
 def confluent_kafka_rate(stack: EmbeddedStack, topic: str, events: list[bytes]) -> float:
-    """The alternative client (librdkafka) with the same settings, transport only; every delivery checked."""
+    """The alternative client (librdkafka) with the producer's settings, transport only; every delivery checked."""
     stack.kafka.ensure_topic(topic, stack.settings.kafka_topic_partitions)
     records = _keyed(events)
     failures: list[object] = []
-    producer = confluent_kafka.Producer(
-        {
-            "bootstrap.servers": stack.kafka.bootstrap,
-            "acks": "all",
-            "enable.idempotence": True,
-            "linger.ms": LINGER_MS,
-            "batch.size": BATCH_BYTES,
-        }
-    )
+    producer = ConfluentKafkaSink(stack.kafka.bootstrap, topic, connect_attempts=3).producer
 
     def delivered(error: object, _message: object) -> None:
         if error is not None:

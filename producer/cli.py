@@ -26,8 +26,8 @@ from producer.pacing import Pacer
 from producer.randomuser import RandomUserClient
 from producer.runner import StatsLine, run_stream
 from producer.sessions import STEP_S, ClickSimulator, SimulationConfig
-from producer.settings import ProducerSettings
-from producer.sinks import KafkaSink, Sink, StdoutSink
+from producer.settings import KafkaClient, ProducerSettings
+from producer.sinks import Sink, StdoutSink, kafka_sink
 from producer.synthetic import DEFAULT_ARTICLES, DEFAULT_DATASET_SEED, write_synthetic_clickstream
 from producer.user_sources import UserSource, obtain_users
 from producer.user_store import connect, load_user_weights, upsert_users
@@ -93,13 +93,15 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
-def _open_sink_and_users(settings: ProducerSettings, dry_run: bool) -> tuple[Sink, list[tuple[str, float]]]:
+def _open_sink_and_users(
+    settings: ProducerSettings, dry_run: bool, client: KafkaClient
+) -> tuple[Sink, list[tuple[str, float]]]:
     if dry_run:
         # The ids seed-users writes by default, without needing the database.
         identities = user_identities(settings.users_count, DEFAULT_USERS_SEED)
         log.info("dry run: %d offline users, JSON lines to stdout", len(identities))
         return StdoutSink(sys.stdout.buffer), [(user.user_id, user.activity) for user in identities]
-    sink = KafkaSink(settings.kafka_bootstrap_servers, settings.kafka_topic, settings.kafka_connect_attempts)
+    sink = kafka_sink(client, settings.kafka_bootstrap_servers, settings.kafka_topic, settings.kafka_connect_attempts)
     try:
         conn = connect(settings.postgres_dsn, settings.postgres_target)
         try:
@@ -110,9 +112,10 @@ def _open_sink_and_users(settings: ProducerSettings, dry_run: bool) -> tuple[Sin
         sink.close()
         raise
     log.info(
-        "sending to Kafka %s topic '%s'; %d users from PostgreSQL",
+        "sending to Kafka %s topic '%s' with %s; %d users from PostgreSQL",
         settings.kafka_bootstrap_servers,
         settings.kafka_topic,
+        client.value,
         len(users),
     )
     return sink, users
@@ -138,6 +141,9 @@ def run(
         Path | None,
         typer.Option(help="Resume the run this journal holds, without loss or repeats (default: PRODUCER_JOURNAL)"),
     ] = None,
+    client: Annotated[
+        KafkaClient | None, typer.Option(help="Kafka client library (default: PRODUCER_KAFKA_CLIENT)")
+    ] = None,
 ) -> None:
     """Stream click events to Kafka (or stdout with --dry-run)."""
     settings = ProducerSettings()
@@ -156,7 +162,7 @@ def run(
                 speedup,
                 config.max_open_sessions,
             )
-        sink, users = _open_sink_and_users(settings, dry_run)
+        sink, users = _open_sink_and_users(settings, dry_run, client or settings.kafka_client)
         origin_ms = start_ms if start_ms is not None else time.time_ns() // 1_000_000
         simulator = ClickSimulator(model, users, config, seed, origin_ms)
         paced = pace if pace is not None else not dry_run

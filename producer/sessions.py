@@ -22,7 +22,6 @@ import bisect
 import hashlib
 import heapq
 import random
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
@@ -33,6 +32,9 @@ from producer.walker import DwellTime, Walker
 from wikistream.events import ClickEvent
 
 STEP_S = 0.05
+# The version (4) and variant (RFC 4122) bits of a random UUID, as uuid.UUID(version=4) sets them.
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,10 @@ class ClickSimulator:
         return [event for _, event in timed]
 
     def _uuid(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        """str(uuid.UUID(int=getrandbits(128), version=4)) at a third of its cost (same string)."""
+        bits = self.rng.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET
+        digits = f"{bits:032x}"
+        return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
     def _start_session(self, at: float) -> ClickEvent:
         user = self._user_ids[bisect.bisect_right(self._user_cum, self.rng.random() * self._user_cum[-1])]

@@ -11,6 +11,7 @@
 | KAFKA_BOOTSTRAP_SERVERS          | 127.0.0.1:KAFKA_PORT of config/stack.env |
 | KAFKA_TOPIC                      | KAFKA_TOPIC of config/stack.env          |
 | KAFKA_CONNECT_ATTEMPTS           | 5 (back-off 1, 2, 4, 8 s between them)   |
+| PRODUCER_KAFKA_CLIENT            | kafka-python (or confluent-kafka; `run --client`) |
 | USERS_COUNT                      | USERS_COUNT of config/stack.env          |
 | RANDOMUSER_API_URL               | https://randomuser.me/api/               |
 | RANDOMUSER_ATTEMPTS              | 4 per page (back-off 1, 2, 4 s)          |
@@ -20,6 +21,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 from pydantic import Field
@@ -27,6 +29,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from wikistream.postgres import SEEDER_USER, libpq_dsn
 from wikistream.settings import SECRETS_DIR, stack_settings
+
+
+class KafkaClient(StrEnum):
+    """The Kafka client library the producer sends with (producer/sinks.py)."""
+
+    # The design card's client: pure Python, so it shares the GIL with the simulation.
+    KAFKA_PYTHON = "kafka-python"
+    # librdkafka: batching, checksums and the network run on its own threads, outside the GIL.
+    CONFLUENT_KAFKA = "confluent-kafka"
 
 
 class ProducerSettings(BaseSettings):
@@ -43,6 +54,7 @@ class ProducerSettings(BaseSettings):
     )
     kafka_topic: str = Field(default_factory=lambda: stack_settings().kafka_topic, alias="KAFKA_TOPIC")
     kafka_connect_attempts: int = Field(default=5, ge=1, alias="KAFKA_CONNECT_ATTEMPTS")
+    kafka_client: KafkaClient = Field(default=KafkaClient.KAFKA_PYTHON, alias="PRODUCER_KAFKA_CLIENT")
 
     users_count: int = Field(default_factory=lambda: stack_settings().users_count, ge=1, alias="USERS_COUNT")
     randomuser_api_url: str = Field(default="https://randomuser.me/api/", alias="RANDOMUSER_API_URL")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
 
+import confluent_kafka
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 from kafka.partitioner.default import DefaultPartitioner, murmur2
@@ -15,6 +17,7 @@ from kafka.producer.future import RecordMetadata
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from producer.errors import ProducerError
+from producer.settings import KafkaClient
 from wikistream.events import ClickEvent
 
 log = logging.getLogger(__name__)
@@ -23,6 +26,8 @@ LINGER_MS = 20
 BATCH_BYTES = 256 * 1024
 # Delivery failures logged one by one; later ones are only counted in the stats line.
 LOGGED_DELIVERY_ERRORS = 5
+# How long a send waits for room in a full buffer (Kafka went away mid-run) before the run fails.
+SEND_BLOCK_S = 30
 
 
 class SinkError(ProducerError):
@@ -99,17 +104,62 @@ class MemoisedKeyPartitioner(DefaultPartitioner):  # type: ignore[misc]  # kafka
         return partitions[digest % len(partitions)]
 
 
-class KafkaSink:
-    """An idempotent, acks=all producer; key = user_id, record timestamp = event time."""
+def _connect_retrying(bootstrap_servers: str, attempts: int, errors: type[Exception]) -> Retrying:
+    return Retrying(
+        stop=stop_after_attempt(attempts),
+        wait=wait_exponential(multiplier=1, max=8),
+        retry=retry_if_exception_type(errors),
+        before_sleep=lambda state: log.warning(
+            "Kafka at %s not reachable (attempt %d of %d): %s",
+            bootstrap_servers,
+            state.attempt_number,
+            attempts,
+            state.outcome.exception() if state.outcome else "",
+        ),
+        reraise=True,
+    )
 
-    def __init__(
-        self, bootstrap_servers: str, topic: str, connect_attempts: int, flush_timeout_s: float = 30.0
-    ) -> None:
+
+def _unreachable(bootstrap_servers: str, attempts: int, error: Exception) -> SinkError:
+    return SinkError(f"Kafka at {bootstrap_servers} unreachable after {attempts} attempts: {error}")
+
+
+def _missing_topic(topic: str, bootstrap_servers: str, error: object) -> SinkError:
+    # The stack creates the topic and auto-creation is off, so a missing one is a wrong name or stack.
+    return SinkError(f"Kafka topic '{topic}' not found on {bootstrap_servers}: {error}")
+
+
+class _KafkaSinkBase:
+    """What both Kafka sinks share: the topic, the flush timeout, the delivery counts and their log."""
+
+    def __init__(self, topic: str, flush_timeout_s: float) -> None:
         self.topic = topic
         self.flush_timeout_s = flush_timeout_s
         self._sent = 0
         self._acked = 0
         self._failed = 0
+
+    def _delivery_failed(self, error: object) -> None:
+        self._failed += 1
+        if self._failed <= LOGGED_DELIVERY_ERRORS:
+            log.error("delivery to Kafka failed: %s", error)
+
+    @property
+    def errors(self) -> int:
+        return self._failed
+
+    @property
+    def in_flight(self) -> int:
+        return self._sent - self._acked - self._failed
+
+
+class KafkaSink(_KafkaSinkBase):
+    """An idempotent, acks=all kafka-python producer; key = user_id, record timestamp = event time."""
+
+    def __init__(
+        self, bootstrap_servers: str, topic: str, connect_attempts: int, flush_timeout_s: float = 30.0
+    ) -> None:
+        super().__init__(topic, flush_timeout_s)
         if importlib.util.find_spec("crc32c") is None:
             log.warning(
                 "the crc32c package is not installed: kafka-python checksums every record batch in pure "
@@ -117,29 +167,15 @@ class KafkaSink:
             )
         self.producer = self._connect(bootstrap_servers, connect_attempts)
         try:
-            # Fails fast if the topic is missing: the stack creates it and auto-creation is off.
             self.producer.partitions_for(topic)
         except KafkaTimeoutError as error:
             self.producer.close(timeout=5)
-            raise SinkError(f"Kafka topic '{topic}' not found on {bootstrap_servers}: {error}") from error
+            raise _missing_topic(topic, bootstrap_servers, error) from error
 
     @staticmethod
     def _connect(bootstrap_servers: str, attempts: int) -> KafkaProducer:
-        retrying = Retrying(
-            stop=stop_after_attempt(attempts),
-            wait=wait_exponential(multiplier=1, max=8),
-            retry=retry_if_exception_type(KafkaError),
-            before_sleep=lambda state: log.warning(
-                "Kafka at %s not reachable (attempt %d of %d): %s",
-                bootstrap_servers,
-                state.attempt_number,
-                attempts,
-                state.outcome.exception() if state.outcome else "",
-            ),
-            reraise=True,
-        )
         try:
-            return retrying(
+            return _connect_retrying(bootstrap_servers, attempts, KafkaError)(
                 KafkaProducer,
                 bootstrap_servers=bootstrap_servers,
                 acks="all",
@@ -149,18 +185,15 @@ class KafkaSink:
                 batch_size=BATCH_BYTES,
                 bootstrap_timeout_ms=5000,
                 # send() blocks this long when the buffer is full, i.e. when Kafka went away mid-run.
-                max_block_ms=30000,
+                max_block_ms=SEND_BLOCK_S * 1000,
             )
         except KafkaError as error:
-            raise SinkError(f"Kafka at {bootstrap_servers} unreachable after {attempts} attempts: {error}") from error
+            raise _unreachable(bootstrap_servers, attempts, error) from error
 
-    def _on_success(self, _metadata: object) -> None:
+    def _on_success(self, on_delivered: OnDelivered | None, metadata: RecordMetadata) -> None:
         self._acked += 1
-
-    def _on_error(self, error: Exception) -> None:
-        self._failed += 1
-        if self._failed <= LOGGED_DELIVERY_ERRORS:
-            log.error("delivery to Kafka failed: %s", error)
+        if on_delivered is not None:
+            on_delivered(metadata.partition, metadata.offset)
 
     def send(self, events: Sequence[ClickEvent], on_delivered: OnDelivered | None = None) -> None:
         try:
@@ -171,21 +204,12 @@ class KafkaSink:
                     key=event.user_id.encode(),
                     timestamp_ms=event.event_time_ms,
                 )
-                future.add_callback(self._on_success)
-                if on_delivered is not None:
-                    future.add_callback(_position, on_delivered)
-                future.add_errback(self._on_error)
+                # One callback per outcome: each costs the client's sender thread a call per event.
+                future.add_callback(self._on_success, on_delivered)
+                future.add_errback(self._delivery_failed)
                 self._sent += 1
         except KafkaTimeoutError as error:
             raise SinkError(f"Kafka stopped accepting events: {error}") from error
-
-    @property
-    def errors(self) -> int:
-        return self._failed
-
-    @property
-    def in_flight(self) -> int:
-        return self._sent - self._acked - self._failed
 
     def close(self) -> None:
         try:
@@ -195,5 +219,75 @@ class KafkaSink:
         self.producer.close(timeout=self.flush_timeout_s)
 
 
-def _position(on_delivered: OnDelivered, metadata: RecordMetadata) -> None:
-    on_delivered(metadata.partition, metadata.offset)
+class ConfluentKafkaSink(_KafkaSinkBase):
+    """KafkaSink's contract on confluent-kafka: same keys, timestamps, partitions and guarantees.
+
+    Delivery reports are served by poll() on the caller's thread, after every send().
+    """
+
+    def __init__(
+        self, bootstrap_servers: str, topic: str, connect_attempts: int, flush_timeout_s: float = 30.0
+    ) -> None:
+        super().__init__(topic, flush_timeout_s)
+        self.producer = confluent_kafka.Producer(
+            {
+                "bootstrap.servers": bootstrap_servers,
+                "acks": "all",
+                "enable.idempotence": True,
+                # The Java client's partitioner, as kafka-python's: a user's clicks land where they did.
+                "partitioner": "murmur2_random",
+                "linger.ms": LINGER_MS,
+                "batch.size": BATCH_BYTES,
+                # kafka-python's delivery timeout: an event unacknowledged this long is a delivery error.
+                "delivery.timeout.ms": 120_000,
+                "logger": logging.getLogger("kafka.confluent"),
+            }
+        )
+        try:
+            metadata = _connect_retrying(bootstrap_servers, connect_attempts, confluent_kafka.KafkaException)(
+                self.producer.list_topics, topic, timeout=5
+            )
+        except confluent_kafka.KafkaException as error:
+            raise _unreachable(bootstrap_servers, connect_attempts, error) from error
+        found = metadata.topics.get(topic)
+        if found is None or found.error is not None:
+            raise _missing_topic(topic, bootstrap_servers, found.error if found else "no metadata")
+
+    def send(self, events: Sequence[ClickEvent], on_delivered: OnDelivered | None = None) -> None:
+        def report(error: confluent_kafka.KafkaError | None, message: confluent_kafka.Message) -> None:
+            if error is not None:
+                self._delivery_failed(error)
+                return
+            self._acked += 1
+            if on_delivered is not None:
+                # Typed optional for messages not yet produced; a delivered one has both.
+                on_delivered(cast(int, message.partition()), cast(int, message.offset()))
+
+        produce = self.producer.produce
+        for event in events:
+            value, key, timestamp = event.to_json(), event.user_id.encode(), event.event_time_ms
+            deadline = time.monotonic() + SEND_BLOCK_S
+            while True:
+                try:
+                    produce(self.topic, value, key, timestamp=timestamp, on_delivery=report)
+                    break
+                except BufferError:
+                    # The local queue is full: serve delivery reports until there is room, as long as
+                    # kafka-python's send() would block.
+                    if time.monotonic() > deadline:
+                        raise SinkError(f"Kafka stopped accepting events: queue full for {SEND_BLOCK_S} s") from None
+                    self.producer.poll(0.05)
+            self._sent += 1
+        self.producer.poll(0)
+
+    def close(self) -> None:
+        left = self.producer.flush(self.flush_timeout_s)
+        if left:
+            log.error("%d events still unacknowledged after %.0f s", left, self.flush_timeout_s)
+
+
+def kafka_sink(
+    client: KafkaClient, bootstrap_servers: str, topic: str, connect_attempts: int
+) -> KafkaSink | ConfluentKafkaSink:
+    sink_class = ConfluentKafkaSink if client is KafkaClient.CONFLUENT_KAFKA else KafkaSink
+    return sink_class(bootstrap_servers, topic, connect_attempts)

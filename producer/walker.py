@@ -13,7 +13,6 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import numpy.typing as npt
 
 from producer.model import REFERRERS, ClickstreamModel
@@ -40,10 +39,18 @@ class Entry:
 
 
 def _weighted_index(cum: npt.NDArray[Any], lo: int, hi: int, rng: random.Random) -> int:
-    """An index in [lo, hi) drawn in proportion to the weights whose running sums are cum."""
+    """An index in [lo, hi) drawn in proportion to the weights whose running sums are cum.
+
+    The draw is rng.randrange(span) spelled out (the same bits, so the same stream for a seed), and
+    the search is the array's own method: the two wrappers cost half of a draw (producer profile).
+    """
     base = int(cum[lo - 1]) if lo else 0
-    point = base + rng.randrange(int(cum[hi - 1]) - base)
-    return lo + int(np.searchsorted(cum[lo:hi], point, side="right"))
+    span = int(cum[hi - 1]) - base
+    bits = span.bit_length()
+    offset = rng.getrandbits(bits)
+    while offset >= span:
+        offset = rng.getrandbits(bits)
+    return lo + int(cum[lo:hi].searchsorted(base + offset, side="right"))
 
 
 class Walker:

@@ -12,6 +12,9 @@ from collections import Counter
 from pathlib import Path
 from typing import IO
 
+import pytest
+
+from producer.settings import KafkaClient
 from wikistream.events import EVENT_FIELDS, ClickEvent
 from wikistream.postgres import SEEDER_USER
 
@@ -91,9 +94,10 @@ def test_seed_users_reports_an_unreachable_database_in_one_line(run_producer) ->
     assert "Traceback" not in result.stderr.decode()
 
 
-def test_run_reports_an_unreachable_kafka_after_retrying(run_producer) -> None:
+@pytest.mark.parametrize("client", list(KafkaClient))
+def test_run_reports_an_unreachable_kafka_after_retrying(run_producer, client: KafkaClient) -> None:
     env = {"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{CLOSED_PORT}", "KAFKA_CONNECT_ATTEMPTS": "2"}
-    result = run_producer("run", "--total", "10", env=env)
+    result = run_producer("run", "--total", "10", "--client", client, env=env)
     assert result.returncode == 1
     log = result.stderr.decode()
     assert f"Kafka at 127.0.0.1:{CLOSED_PORT} not reachable (attempt 1 of 2)" in log

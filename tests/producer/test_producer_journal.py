@@ -19,6 +19,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 
 from producer.model import ClickstreamModel
 from producer.sessions import ClickSimulator, SimulationConfig, SimulatorState
+from producer.settings import KafkaClient
 from wikistream.settings import REPO_ROOT
 
 TOTAL = 4000
@@ -41,8 +42,14 @@ def test_a_restored_simulator_continues_the_same_stream(small_model: Clickstream
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("client", list(KafkaClient))
 def test_kill_9_then_restart_with_the_journal_loses_and_repeats_nothing(
-    kafka_bootstrap: str, postgres_env: dict[str, str], run_producer, data_dir: Path, tmp_path: Path
+    kafka_bootstrap: str,
+    postgres_env: dict[str, str],
+    run_producer,
+    data_dir: Path,
+    tmp_path: Path,
+    client: KafkaClient,
 ) -> None:
     topic = f"journal-{uuid.uuid4().hex[:8]}"
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
@@ -51,7 +58,12 @@ def test_kill_9_then_restart_with_the_journal_loses_and_repeats_nothing(
     env = (
         os.environ
         | postgres_env
-        | {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "KAFKA_TOPIC": topic, "PRODUCER_DATA_DIR": str(data_dir)}
+        | {
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "KAFKA_TOPIC": topic,
+            "PRODUCER_DATA_DIR": str(data_dir),
+            "PRODUCER_KAFKA_CLIENT": client.value,
+        }
     )
     assert run_producer("seed-users", "--count", "50", "--source", "offline", env=env).returncode == 0
     command = [

@@ -9,6 +9,9 @@ import psycopg2
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.partitioner.default import murmur2
+
+from producer.settings import KafkaClient
 
 LOG_APPEND_TIME = 1
 
@@ -43,12 +46,18 @@ def _consume_all(bootstrap: str, topic: str) -> list:
     return records
 
 
+@pytest.mark.parametrize("client", list(KafkaClient))
 def test_run_sends_exactly_total_events_keyed_and_timestamped(
-    kafka_bootstrap: str, topic: str, postgres_dsn: str, postgres_env: dict[str, str], run_producer
+    kafka_bootstrap: str,
+    topic: str,
+    postgres_dsn: str,
+    postgres_env: dict[str, str],
+    run_producer,
+    client: KafkaClient,
 ) -> None:
     env = postgres_env | {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "KAFKA_TOPIC": topic}
     assert run_producer("seed-users", "--count", "50", "--source", "offline", env=env).returncode == 0
-    result = run_producer("run", "--total", "1500", "--rate", "1000", "--seed", "8", env=env)
+    result = run_producer("run", "--total", "1500", "--rate", "1000", "--seed", "8", "--client", client, env=env)
     assert result.returncode == 0, result.stderr
     records = _consume_all(kafka_bootstrap, topic)
     assert len(records) == 1500
@@ -59,6 +68,20 @@ def test_run_sends_exactly_total_events_keyed_and_timestamped(
         assert {event["user_id"] for event in events} <= {user_id for (user_id,) in cur.fetchall()}
     for record, event in zip(records, events, strict=True):
         assert record.key == event["user_id"].encode()
+        # The Java client's partitioner, whichever client sent: a user's clicks stay on one partition.
+        assert record.partition == (murmur2(record.key) & 0x7FFFFFFF) % 2
         # The broker stamps every record with its own clock (LogAppendTime), never before the event.
         assert record.timestamp_type == LOG_APPEND_TIME and record.timestamp >= event["event_time_ms"] - 1_000
     assert "errors 0, in flight 0" in result.stderr.decode()
+
+
+@pytest.mark.parametrize("client", list(KafkaClient))
+def test_a_missing_topic_is_one_clear_error(
+    kafka_bootstrap: str, postgres_env: dict[str, str], run_producer, client: KafkaClient
+) -> None:
+    missing = f"no-such-topic-{uuid.uuid4().hex[:8]}"
+    env = postgres_env | {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "KAFKA_TOPIC": missing}
+    result = run_producer("run", "--total", "10", "--client", client, env=env)
+    assert result.returncode == 1
+    assert result.stderr.decode().strip().splitlines()[-1].startswith(f"error: Kafka topic '{missing}' not found on")
+    assert "Traceback" not in result.stderr.decode()

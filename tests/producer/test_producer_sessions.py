@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter, defaultdict
 from itertools import pairwise
 
@@ -124,3 +125,11 @@ def test_shifting_the_origin_moves_later_event_times(small_model: ClickstreamMod
     simulator.shift_origin(60_000)
     after = min(event.event_time_ms for event in simulator.step())
     assert after >= before + 60_000
+
+
+def test_session_ids_are_canonical_random_uuids(small_model: ClickstreamModel) -> None:
+    session_ids = {event.session_id for event in _simulate(small_model, 6, 40, SimulationConfig(rate=500))}
+    assert len(session_ids) > 100
+    for session_id in session_ids:
+        parsed = uuid.UUID(session_id)
+        assert (str(parsed), parsed.version, parsed.variant) == (session_id, 4, uuid.RFC_4122)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import random
 from collections import Counter
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from producer_stats_helpers import assert_follows, binomial_within, quantile
 
 from producer.model import ClickstreamModel, build_model, load_model
-from producer.walker import DwellTime, Walker
+from producer.walker import DwellTime, Walker, _weighted_index
 
 ROWS = [
     ("other-search", "Hub", "external", 5000),
@@ -75,3 +76,14 @@ def test_a_seed_fixes_the_walk(model: ClickstreamModel) -> None:
 
     assert walk(9) == walk(9)
     assert walk(9) != walk(10)
+
+
+def test_a_weighted_draw_takes_the_bits_of_randrange() -> None:
+    """The hand-inlined draw keeps a seed's stream what rng.randrange and a binary search made of it."""
+    cum = np.cumsum(np.random.default_rng(0).integers(1, 2**40, size=300))
+    ranges = [(lo, lo + width) for lo in (0, 1, 37, 250) for width in (1, 2, 7, 50)]
+    ours, reference = random.Random(11), random.Random(11)
+    for lo, hi in ranges * 20:
+        base = int(cum[lo - 1]) if lo else 0
+        expected = bisect.bisect_right(cum.tolist(), base + reference.randrange(int(cum[hi - 1]) - base), lo, hi)
+        assert _weighted_index(cum, lo, hi, ours) == expected
