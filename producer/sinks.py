@@ -266,14 +266,15 @@ class ConfluentKafkaSink(_KafkaSinkBase):
         produce = self.producer.produce
         for event in events:
             value, key, timestamp = event.to_json(), event.user_id.encode(), event.event_time_ms
-            deadline = time.monotonic() + SEND_BLOCK_S
+            deadline = None
             while True:
                 try:
                     produce(self.topic, value, key, timestamp=timestamp, on_delivery=report)
                     break
                 except BufferError:
                     # The local queue is full: serve delivery reports until there is room, as long as
-                    # kafka-python's send() would block.
+                    # kafka-python's send() would block. The clock is read only here, off the hot path.
+                    deadline = deadline or time.monotonic() + SEND_BLOCK_S
                     if time.monotonic() > deadline:
                         raise SinkError(f"Kafka stopped accepting events: queue full for {SEND_BLOCK_S} s") from None
                     self.producer.poll(0.05)
