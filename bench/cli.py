@@ -198,18 +198,20 @@ def sustain(
     typer.echo(f"\nwritten to {out}")
 
 
-def render_sustained(r: dict) -> str:
+def render_sustained(r: dict[str, Any]) -> str:
     lines = [f"sustained runs of {r['sustained_seconds']} s (zero loss, lag at end <= {sustained.LAG_BOUND_S:.0f} s):"]
     for run in r["sustained_runs"]:
         worst_p95 = max((m["p95_ms"] for m in run["per_minute_latency_ms"]), default=0.0)
         rows = sum(run["rows_written_per_event"].values())
         cpu, heap = run["cpu_us_per_event"], run["heap_after_gc_mib"]
         verdict = "holds" if run["holds"] else "fails"
+        states = [entry["state_mib"] for entry in run["checkpoints"]]
+        state = f"state {states[0]:.0f} -> {max(states):.0f} (max) -> {states[-1]:.0f} MiB, " if states else ""
         lines.append(
             f"  {run['rate']:>7,}/s  {verdict}: landed {run['landed']:,} of {run['sent']:,},"
             f" lag at end {run['lag_at_end']:,}, worst minute p95 {worst_p95:,.0f} ms,"
             f" heap after GC {heap.get('start', 0):.0f} -> {heap.get('end', 0):.0f}"
-            f" MiB, {rows:.2f} rows written per event, CPU per event {cpu.get('machine', 0):.0f} us"
+            f" MiB, {state}{rows:.2f} rows written per event, CPU per event {cpu.get('machine', 0):.0f} us"
             f" (PostgreSQL {cpu.get('postgres', 0):.0f} us)"
         )
     best = r["sustained_eps"]
@@ -221,12 +223,16 @@ def render_sustained(r: dict) -> str:
 def profile(
     config: str = typer.Option("tuned", help="Job configuration to profile: tuned or baseline."),
     events: int = typer.Option(200_000, min=1000, help="Events in the backlog the job drains while sampled."),
+    live_rate: int = typer.Option(
+        0, min=0, help="Profile a sustained run at this rate (events/s) instead of a drain (0: a drain)."
+    ),
+    seconds: int = typer.Option(300, min=10, help="Seconds of the sustained run (with --live-rate)."),
     interval: float = typer.Option(
         1.0, min=0.1, help="Seconds between two jstack samples (each costs about 0.25 s of CPU)."
     ),
     out_dir: Path = typer.Option(REPO_ROOT / "bench" / "profiles", help="Where to write the profile."),
 ) -> None:
-    """Sample the TaskManager's task threads with jstack during an end-to-end drain; write the profile."""
+    """Sample the TaskManager's task threads with jstack during a drain or a live run; write the profile."""
     configs = {c.name: c for c in (measure.TUNED, measure.BASELINE)}
     if config not in configs:
         raise typer.BadParameter(f"pick one of {', '.join(configs)}", param_hint="--config")
@@ -234,21 +240,36 @@ def profile(
         typer.echo(f"starting an isolated stack on {stack.layout.root} ...")
         stack.run(echo=lambda _line: None)
         _quiesce(stack)
-        typer.echo(f"filling a backlog of {events} events, then draining it under the sampler ...")
-        measure.producer_kafka_rate(stack, "bench-backlog", events)
         sampler = StackSampler(stack, interval)
-        rate = measure.drain_throughput(stack, configs[config], "bench-backlog", events, "bench-profile", timed=sampler)
-    title = (
-        f"Profile of the TaskManager during the {config} end-to-end drain of {events:,} events ({rate:,.0f} events/s)."
-    )
+        if live_rate:
+            typer.echo(f"the producer live at {live_rate:,}/s for {seconds} s under the sampler ...")
+            run = sustained.sustained_run(
+                stack, configs[config], "bench-live", live_rate, seconds, "bench-profile", timed=sampler
+            )
+            verdict = "held" if run.holds else f"failed: lag at end {run.lag_at_end:,}"
+            title = (
+                f"Profile of the TaskManager during a {config} sustained run at {live_rate:,} events/s for"
+                f" {seconds} s ({verdict}; landed {run.landed:,} of {run.sent:,})."
+            )
+            target = out_dir / f"taskmanager-{config}-live-{live_rate}.txt"
+        else:
+            typer.echo(f"filling a backlog of {events} events, then draining it under the sampler ...")
+            measure.producer_kafka_rate(stack, "bench-backlog", events)
+            rate = measure.drain_throughput(
+                stack, configs[config], "bench-backlog", events, "bench-profile", timed=sampler
+            )
+            title = (
+                f"Profile of the TaskManager during the {config} end-to-end drain of {events:,} events"
+                f" ({rate:,.0f} events/s)."
+            )
+            target = out_dir / f"taskmanager-{config}-drain.txt"
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"taskmanager-{config}-drain.txt"
     target.write_text(sampler.render(title))
     typer.echo(target.read_text())
     typer.echo(f"written to {target}")
 
 
-def render_table(r: dict) -> str:
+def render_table(r: dict[str, Any]) -> str:
     def ratio(ours: float, base: float) -> str:
         return f"{ours / base:.1f}x" if base else "-"
 

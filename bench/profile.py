@@ -162,11 +162,11 @@ class Profile:
             self.by_component[_component(frames)] += 1
 
     def cpu_by_thread_group(self) -> Counter[str]:
-        """CPU ms between the first and the last dump, by thread name without its numbers."""
+        """CPU ms (whole) between the first and the last dump, by thread name without its numbers."""
         groups: Counter[str] = Counter()
         for name, first, last in self.thread_cpu.values():
             group = re.sub(r"[\s#-]*(\(\d+/\d+\)#)?\d+$", "", name)[:110]
-            groups[group] += last - first
+            groups[group] += round(last - first)
         return groups
 
     def render(self, title: str, interval_s: float, cpu: list[str]) -> str:

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import closing
+from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -113,16 +113,24 @@ def _checkpoints(stack: EmbeddedStack, job_id: str) -> list[dict[str, float]]:
 
 
 def sustained_run(
-    stack: EmbeddedStack, config: measure.JobConfig, topic: str, rate: int, seconds: int, group: str
+    stack: EmbeddedStack,
+    config: measure.JobConfig,
+    topic: str,
+    rate: int,
+    seconds: int,
+    group: str,
+    timed: AbstractContextManager[object] | None = None,
 ) -> SustainedResult:
-    """The producer at `rate` events/s for `seconds`, the job reading live; every figure of one run."""
+    """The producer at `rate` events/s for `seconds`, the job reading live; every figure of one run.
+
+    `timed` is entered while the producer sends (the profiler samples exactly the live part).
+    """
     measure.truncate_stream_tables(stack)
     stack.kafka.ensure_topic(topic, stack.settings.kafka_topic_partitions)
     env = stack.job_env() | config.env | {"KAFKA_TOPIC": topic, "KAFKA_GROUP_ID": group}
     job_id = stack.flink.submit(env, restore_from=None)
     total = rate * seconds
     taskmanager = java_pid(stack.flink.taskmanager)
-    checkpoints: dict[int, dict[str, float]] = {}
     try:
         measure.wait_running(stack, job_id)
         result = SustainedResult(rate, seconds, total, 0, 0.0)
@@ -130,28 +138,27 @@ def sustained_run(
         written_before = _rows_written(stack)
         cpu = CpuMeter(stack)
         cpu.start()
-        with tempfile.TemporaryFile("w+") as stderr:
+        with tempfile.TemporaryFile("w+") as stderr, timed or nullcontext():
             producer = subprocess.Popen(
-                measure.producer_command(total, "--rate", str(rate)),
+                measure.producer_command(total, *measure.paced(rate)),
                 env=stack.producer_env() | {"KAFKA_TOPIC": topic},
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
                 text=True,
             )
             started = time.monotonic()
-            _sample_until(stack, result, topic, started, lambda: producer.poll() is not None)
+            _sample_until(stack, result, job_id, topic, started, lambda: producer.poll() is not None)
             stderr.seek(0)
             result.producer_eps = measure.producer_outcome(producer.wait(), stderr.read(), total)
         deadline = time.monotonic() + DRAIN_AFTER_S
-        _sample_until(stack, result, topic, started, lambda: result.landed >= total or time.monotonic() > deadline)
+        _sample_until(
+            stack, result, job_id, topic, started, lambda: result.landed >= total or time.monotonic() > deadline
+        )
         cpu.stop()
         written_after = _rows_written(stack)
         result.heap_after_gc_mib["end"] = heap_after_gc_mib(taskmanager)
-        for entry in _checkpoints(stack, job_id):
-            checkpoints[int(entry["id"])] = entry
     finally:
         stack.flink.rest.cancel(job_id)
-    result.checkpoints = [checkpoints[key] for key in sorted(checkpoints)]
     result.per_minute_latency_ms = _per_minute_latency(stack)
     result.rows_written_per_event = {
         name: (written_after.get(name, 0) - written_before.get(name, 0)) / total for name in measure.STREAM_TABLES
@@ -161,9 +168,11 @@ def sustained_run(
 
 
 def _sample_until(
-    stack: EmbeddedStack, result: SustainedResult, topic: str, started: float, done: Callable[[], bool]
+    stack: EmbeddedStack, result: SustainedResult, job_id: str, topic: str, started: float, done: Callable[[], bool]
 ) -> None:
-    """Lag and landed rows every SAMPLE_EVERY_S until done() says so.
+    """Lag, landed rows and new checkpoints every SAMPLE_EVERY_S until done() says so.
+
+    Checkpoints are read as the run goes: Flink's history keeps only the newest ten.
 
     The lag is what Kafka holds and PostgreSQL does not yet (every message of the run is a valid
     click), not the consumer group's: Flink commits offsets only when a checkpoint completes, so
@@ -175,6 +184,8 @@ def _sample_until(
         # Read after the count: a message written in between counts as lag, never the other way.
         lag = max(0, messages_written(stack.kafka.bootstrap, topic) - result.landed)
         result.lag.append(LagSample(round(time.monotonic() - started, 1), lag, result.landed))
+        known = {entry["id"] for entry in result.checkpoints}
+        result.checkpoints.extend(entry for entry in _checkpoints(stack, job_id) if entry["id"] not in known)
         time.sleep(SAMPLE_EVERY_S)
     result.landed = int(measure.scalar(stack, "SELECT count(*) FROM clicks"))
 

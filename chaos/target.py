@@ -11,6 +11,7 @@ import json
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from stack.embedded import EmbeddedStack
 from wikistream.postgres import ADMIN_USER, libpq_dsn
@@ -59,7 +60,7 @@ def container_pid(name: str) -> int | None:
     return int(state["Pid"]) if state.get("Running") and state.get("Pid") else None
 
 
-def container_target(outputs: dict, partitions: int) -> Target:
+def container_target(outputs: dict[str, Any], partitions: int) -> Target:
     """From the Terraform outputs of a container stack."""
     prefix = outputs["name_prefix"]
     names = {

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import psycopg2
 
 from chaos.stream import Run, tick_until
+from wikistream.postgres import single_row
 
 
 @dataclass
@@ -55,7 +56,7 @@ def counts(dsn: str, tag: str) -> tuple[int, int, int]:
             " (SELECT coalesce(sum(pages), 0) FROM session_stats WHERE session_id LIKE %(s)s)",
             {"e": f"{tag}-E%", "a": f"{tag}-A%", "s": f"{tag}-S%"},
         )
-        clicks, aggregates, pages = cur.fetchone()
+        clicks, aggregates, pages = single_row(cur)
     return int(clicks), int(aggregates), int(pages)
 
 
@@ -127,7 +128,7 @@ def run_count(dsn: str, run_id: str, upto: int | None = None) -> tuple[int, int]
             " FROM (SELECT split_part(event_id, '-', 2)::bigint AS n FROM clicks WHERE event_id LIKE %(run)s) numbered",
             {"upto": upto, "run": f"{run_id}-%"},
         )
-        count, highest = cur.fetchone()
+        count, highest = single_row(cur)
     return int(count), int(highest)
 
 
@@ -157,5 +158,5 @@ def run_consistency(
             " (SELECT max(event_time) FROM clicks) >= (SELECT t FROM w) + interval '10 seconds'",
             {"f": window_from_ms, "t": window_to_ms, "run": f"{run_id}-%", "settled": settled_s},
         )
-        aggregates, pages, closed = cur.fetchone()
+        aggregates, pages, closed = single_row(cur)
     return int(aggregates), int(pages), bool(closed)

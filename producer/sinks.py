@@ -263,23 +263,31 @@ class ConfluentKafkaSink(_KafkaSinkBase):
                 # Typed optional for messages not yet produced; a delivered one has both.
                 on_delivered(cast(int, message.partition()), cast(int, message.offset()))
 
-        produce = self.producer.produce
         for event in events:
-            value, key, timestamp = event.to_json(), event.user_id.encode(), event.event_time_ms
-            deadline = None
-            while True:
-                try:
-                    produce(self.topic, value, key, timestamp=timestamp, on_delivery=report)
-                    break
-                except BufferError:
-                    # The local queue is full: serve delivery reports until there is room, as long as
-                    # kafka-python's send() would block. The clock is read only here, off the hot path.
-                    deadline = deadline or time.monotonic() + SEND_BLOCK_S
-                    if time.monotonic() > deadline:
-                        raise SinkError(f"Kafka stopped accepting events: queue full for {SEND_BLOCK_S} s") from None
-                    self.producer.poll(0.05)
+            self.produce(event.to_json(), event.user_id.encode(), event.event_time_ms, report)
             self._sent += 1
         self.producer.poll(0)
+
+    def produce(
+        self,
+        value: bytes,
+        key: bytes,
+        timestamp_ms: int,
+        on_delivery: Callable[[confluent_kafka.KafkaError | None, confluent_kafka.Message], None],
+    ) -> None:
+        """One record (timestamp 0: the time of sending); a full local queue is served (delivery reports)
+        for as long as kafka-python's send() would block."""
+        deadline = None
+        while True:
+            try:
+                self.producer.produce(self.topic, value, key, timestamp=timestamp_ms, on_delivery=on_delivery)
+                return
+            except BufferError:
+                # The clock is read only here, off the hot path.
+                deadline = deadline or time.monotonic() + SEND_BLOCK_S
+                if time.monotonic() > deadline:
+                    raise SinkError(f"Kafka stopped accepting events: queue full for {SEND_BLOCK_S} s") from None
+                self.producer.poll(0.05)
 
     def close(self) -> None:
         left = self.producer.flush(self.flush_timeout_s)

@@ -7,7 +7,9 @@ in clear text (or for none), gets a refused connection instead of the password.
 
 from __future__ import annotations
 
-from psycopg2.extensions import make_dsn
+from typing import Any
+
+from psycopg2.extensions import cursor, make_dsn
 
 from wikistream.env_file import read_env_file
 from wikistream.paths import STACK_ENV
@@ -50,3 +52,11 @@ def libpq_dsn(*, host: str, port: int, dbname: str, user: str, password: str, co
         connect_timeout=connect_timeout,
         require_auth=REQUIRE_AUTH,
     )
+
+
+def single_row(cur: cursor) -> tuple[Any, ...]:
+    """The row of a query that always returns exactly one (an aggregate without GROUP BY)."""
+    row = cur.fetchone()
+    if row is None:
+        raise RuntimeError(f"no row from {cur.query!r}")
+    return tuple(row)

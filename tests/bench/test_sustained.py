@@ -36,11 +36,13 @@ def test_the_report_names_each_rate_and_the_highest_that_held() -> None:
     held, failed = _run(1000, 60_000, [10, 20]), _run(2000, 100_000, [10, 90_000])
     for run in (held, failed):
         run.per_minute_latency_ms = [{"minute": 0, "rows": 1, "p50_ms": 5.0, "p95_ms": 42.0, "p99_ms": 70.0}]
+    held.checkpoints = [{"id": n, "state_mib": mib} for n, mib in enumerate([100.0, 180.4, 150.0])]
     text = render_sustained(
         {"sustained_seconds": 60, "sustained_eps": 1000, "sustained_runs": [held.as_json(), failed.as_json()]}
     )
     assert "1,000/s  holds" in text and "2,000/s  fails" in text
     assert "worst minute p95 42 ms" in text
+    assert "state 100 -> 180 (max) -> 150 MiB" in text
     assert text.endswith("highest rate that held: 1,000/s")
 
 
