@@ -30,6 +30,10 @@ def build(settings: JobSettings) -> TableEnvironment:
         "state.backend.type": settings.state_backend,
         # Each checkpoint uploads only the RocksDB files written since the previous one.
         "execution.checkpointing.incremental": "true",
+        # Most clicks open a session (1.3 clicks per session), so most state reads are for a key that
+        # does not exist yet; without a Bloom filter each such read searches every SST file. Profiled
+        # at 5,000/s live: RocksDB.get was the top frame of the session aggregate, which lagged.
+        "state.backend.rocksdb.use-bloom-filter": "true",
         # No mini-batch: its assigner sits on the source's shared path and replaces the event-time
         # watermark with processing time rounded to the batch interval (measured: 7% of in-order
         # clicks at 2,000/s were then behind the watermark), and sessions average 1.3 clicks.
