@@ -26,6 +26,9 @@ LAG_BOUND_S = 5.0
 SAMPLE_EVERY_S = 10.0
 DRAIN_AFTER_S = 120.0
 _HEAP_INFO = re.compile(r"heap\s+total (\d+)K, used (\d+)K")
+# The producer's stats line (producer/runner.py StatsLine) and its warning when it cannot keep pace.
+_IN_FLIGHT = re.compile(r"errors \d+, in flight (\d+)")
+_FELL_BEHIND = re.compile(r"fell ([\d.]+) s behind the wall clock")
 
 
 @dataclass
@@ -48,6 +51,9 @@ class SustainedResult:
     checkpoints: list[dict[str, float]] = field(default_factory=list)
     rows_written_per_event: dict[str, float] = field(default_factory=dict)
     cpu_us_per_event: dict[str, float] = field(default_factory=dict)
+    # Sent but not yet acknowledged by Kafka, every 5 s: a delay before Kafka shows here, not in lag.
+    producer_in_flight: list[int] = field(default_factory=list)
+    producer_fell_behind_s: float = 0.0
 
     @property
     def lag_at_end(self) -> int:
@@ -73,6 +79,11 @@ def heap_after_gc_mib(pid: int) -> float:
     return int(match.group(2)) / 1024
 
 
+def read_producer_log(log: str) -> tuple[list[int], float]:
+    """From a producer's stderr: events in flight at each stats line, and the seconds of pace it gave up."""
+    return [int(n) for n in _IN_FLIGHT.findall(log)], sum(float(s) for s in _FELL_BEHIND.findall(log))
+
+
 def _rows_written(stack: EmbeddedStack) -> dict[str, int]:
     """Inserted plus updated rows of each stream table since the statistics were reset."""
     with closing(measure.connect(stack)) as conn, conn.cursor() as cur:
@@ -87,14 +98,18 @@ def _rows_written(stack: EmbeddedStack) -> dict[str, int]:
 def _per_minute_latency(stack: EmbeddedStack) -> list[dict[str, float]]:
     with closing(measure.connect(stack)) as conn, conn.cursor() as cur:
         cur.execute(
-            "SELECT minute, count(*), percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY lat) FROM ("
+            "SELECT minute, count(*), percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY lat),"
+            "  percentile_cont(0.95) WITHIN GROUP (ORDER BY to_flink) FROM ("
             "  SELECT floor(extract(epoch FROM event_time - min(event_time) OVER ()) / 60)::int AS minute,"
-            "   extract(epoch FROM pg_xact_commit_timestamp(xmin) - event_time) * 1000 AS lat FROM clicks) t"
+            "   extract(epoch FROM pg_xact_commit_timestamp(xmin) - event_time) * 1000 AS lat,"
+            "   extract(epoch FROM ingested_at - event_time) * 1000 AS to_flink FROM clicks) t"
             " GROUP BY minute ORDER BY minute"
         )
+        # to_flink: from the event's time until Flink made its row (producer, Kafka, the job's queues);
+        # the rest of the latency is the sink's batching and PostgreSQL's commit.
         return [
-            {"minute": minute, "rows": rows, "p50_ms": p[0], "p95_ms": p[1], "p99_ms": p[2]}
-            for minute, rows, p in cur.fetchall()
+            {"minute": minute, "rows": rows, "p50_ms": p[0], "p95_ms": p[1], "p99_ms": p[2], "p95_to_flink_ms": f}
+            for minute, rows, p, f in cur.fetchall()
         ]
 
 
@@ -149,7 +164,9 @@ def sustained_run(
             started = time.monotonic()
             _sample_until(stack, result, job_id, topic, started, lambda: producer.poll() is not None)
             stderr.seek(0)
-            result.producer_eps = measure.producer_outcome(producer.wait(), stderr.read(), total)
+            log = stderr.read()
+            result.producer_eps = measure.producer_outcome(producer.wait(), log, total)
+            result.producer_in_flight, result.producer_fell_behind_s = read_producer_log(log)
         deadline = time.monotonic() + DRAIN_AFTER_S
         _sample_until(
             stack, result, job_id, topic, started, lambda: result.landed >= total or time.monotonic() > deadline
@@ -184,8 +201,8 @@ def _sample_until(
         # Read after the count: a message written in between counts as lag, never the other way.
         lag = max(0, messages_written(stack.kafka.bootstrap, topic) - result.landed)
         result.lag.append(LagSample(round(time.monotonic() - started, 1), lag, result.landed))
-        known = {entry["id"] for entry in result.checkpoints}
-        result.checkpoints.extend(entry for entry in _checkpoints(stack, job_id) if entry["id"] not in known)
+        newest = result.checkpoints[-1]["id"] if result.checkpoints else -1
+        result.checkpoints.extend(entry for entry in _checkpoints(stack, job_id) if entry["id"] > newest)
         time.sleep(SAMPLE_EVERY_S)
     result.landed = int(measure.scalar(stack, "SELECT count(*) FROM clicks"))
 

@@ -14,6 +14,7 @@ from producer.sessions import ClickSimulator
 from producer.sinks import ReaderGone, Sink
 
 log = logging.getLogger(__name__)
+FELL_BEHIND = "fell %.1f s behind the wall clock: the rate is not sustainable here"
 
 
 @dataclass
@@ -75,7 +76,7 @@ def run_stream(
         if paced is not None:
             dropped_s = paced.wait_for_next_step()
             if dropped_s:
-                log.warning("fell %.1f s behind the wall clock: the rate is not sustainable here", dropped_s)
+                log.warning(FELL_BEHIND, dropped_s)
                 simulator.shift_origin(round(dropped_s * 1000))
         first = simulator.emitted
         events = simulator.step()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg2
 
 from stack.preflight import PrerequisiteError
-from wikistream.postgres import libpq_dsn
+from wikistream.postgres import libpq_dsn, single_row
 
 COUNTED_TABLES = ("users", "clicks", "rejected_events", "late_events", "clicks_per_minute_article", "session_stats")
 
@@ -23,7 +23,7 @@ def count_rows(*, host: str, port: int, dbname: str, user: str, password: str, h
             counts = {}
             for table in COUNTED_TABLES:
                 cur.execute(f"SELECT count(*) FROM {table}")
-                counts[table] = int((cur.fetchone() or (0,))[0])
+                counts[table] = int(single_row(cur)[0])
             return counts
     finally:
         conn.close()

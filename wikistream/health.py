@@ -38,6 +38,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from wikistream.flink_config import HEARTBEAT_SILENCE_S
 from wikistream.flink_rest import QUARANTINED_METRIC, RETRYING_METRIC, FlinkRest
+from wikistream.postgres import single_row
 
 RESTART_WINDOW_S = 600.0
 log = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ def newest_row_ages(dsn: str) -> tuple[float | None, float | None]:
             "SELECT extract(epoch FROM now() - (SELECT ingested_at FROM clicks ORDER BY event_time DESC LIMIT 1)),"
             " extract(epoch FROM now() - (SELECT max(received_at) FROM rejected_events))"
         )
-        click_age, rejected_age = cur.fetchone() or (None, None)
+        click_age, rejected_age = single_row(cur)
     ages = [float(a) for a in (click_age, rejected_age) if a is not None]
     return (float(click_age) if click_age is not None else None), (min(ages) if ages else None)
 

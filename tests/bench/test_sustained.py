@@ -37,12 +37,14 @@ def test_the_report_names_each_rate_and_the_highest_that_held() -> None:
     for run in (held, failed):
         run.per_minute_latency_ms = [{"minute": 0, "rows": 1, "p50_ms": 5.0, "p95_ms": 42.0, "p99_ms": 70.0}]
     held.checkpoints = [{"id": n, "state_mib": mib} for n, mib in enumerate([100.0, 180.4, 150.0])]
+    failed.producer_in_flight, failed.producer_fell_behind_s = [10, 42_000, 300], 6.4
     text = render_sustained(
         {"sustained_seconds": 60, "sustained_eps": 1000, "sustained_runs": [held.as_json(), failed.as_json()]}
     )
     assert "1,000/s  holds" in text and "2,000/s  fails" in text
     assert "worst minute p95 42 ms" in text
     assert "state 100 -> 180 (max) -> 150 MiB" in text
+    assert "producer in flight at most 42,000, 6 s behind its pace" in text
     assert text.endswith("highest rate that held: 1,000/s")
 
 
