@@ -84,7 +84,8 @@ def run(
     latency_seconds: int = typer.Option(20, min=10, help="Length of each latency run at 2,000 events/s."),
     sustain: int = typer.Option(600, min=0, help="Seconds of each sustained run (0: no sustained runs)."),
     sustain_rates: str = typer.Option(
-        "2000,5000,7500,10000,15000,20000,30000", help="Rates of the sustained runs, in ascending order until one fails."
+        "2000,5000,7500,10000,15000,20000,30000",
+        help="Rates of the sustained runs, in ascending order until one fails.",
     ),
     out: Path = typer.Option(REPO_ROOT / "bench" / "results.json", help="Where to write the figures as JSON."),
 ) -> None:
@@ -208,13 +209,15 @@ def render_sustained(r: dict[str, Any]) -> str:
         states = [entry["state_mib"] for entry in run["checkpoints"]]
         state = f"state {states[0]:.0f} -> {max(states):.0f} (max) -> {states[-1]:.0f} MiB, " if states else ""
         in_flight, behind_s = max(run.get("producer_in_flight") or [0]), run.get("producer_fell_behind_s", 0.0)
+        peak, end = run.get("peak_memory_mib", {}), run.get("end_memory_mib", {})
         lines.append(
             f"  {run['rate']:>7,}/s  {verdict}: landed {run['landed']:,} of {run['sent']:,},"
             f" lag at end {run['lag_at_end']:,}, worst minute p95 {worst_p95:,.0f} ms,"
             f" heap after GC {heap.get('start', 0):.0f} -> {heap.get('end', 0):.0f}"
             f" MiB, {state}{rows:.2f} rows written per event, CPU per event {cpu.get('machine', 0):.0f} us"
             f" (PostgreSQL {cpu.get('postgres', 0):.0f} us), producer in flight at most"
-            f" {in_flight:,}, {behind_s:.0f} s behind its pace"
+            f" {in_flight:,}, {behind_s:.0f} s behind its pace, all services {peak.get('total', 0):,.0f} MiB at most"
+            f" and {end.get('total', 0):,.0f} MiB at the end"
         )
     best = r["sustained_eps"]
     lines.append(f"  highest rate that held: {f'{best:,}/s' if best else 'none'}")

@@ -35,10 +35,11 @@ def services(stack: EmbeddedStack) -> dict[str, ManagedProcess]:
 
 
 class MemorySampler:
-    def __init__(self, stack: EmbeddedStack, interval_s: float = 1.0) -> None:
-        self.services = services(stack)
+    def __init__(self, stack: EmbeddedStack | dict[str, ManagedProcess], interval_s: float = 1.0) -> None:
+        self.services = stack if isinstance(stack, dict) else services(stack)
         self.interval_s = interval_s
         self.peaks_mib = dict.fromkeys([*self.services, "total"], 0.0)
+        self.last_mib = dict.fromkeys(self.peaks_mib, 0.0)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
 
@@ -47,9 +48,11 @@ class MemorySampler:
         for name, process in self.services.items():
             pid = process.pid()
             mib = sum(_pss_kib(member) for member in process_tree(pid)) / 1024 if pid else 0.0
-            self.peaks_mib[name] = max(self.peaks_mib[name], mib)
+            self.last_mib[name] = mib
             total += mib
-        self.peaks_mib["total"] = max(self.peaks_mib["total"], total)
+        self.last_mib["total"] = total
+        for name, mib in self.last_mib.items():
+            self.peaks_mib[name] = max(self.peaks_mib[name], mib)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):

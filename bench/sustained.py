@@ -18,12 +18,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench import measure
+from bench.memory import MemorySampler
 from bench.profile import CpuMeter, java_pid
 from stack.embedded import EmbeddedStack
 from wikistream.health import messages_written
 
 LAG_BOUND_S = 5.0
 SAMPLE_EVERY_S = 10.0
+MEMORY_EVERY_S = 5.0
 DRAIN_AFTER_S = 120.0
 _HEAP_INFO = re.compile(r"heap\s+total (\d+)K, used (\d+)K")
 # The producer's stats line (producer/runner.py StatsLine) and its warning when it cannot keep pace.
@@ -54,6 +56,9 @@ class SustainedResult:
     # Sent but not yet acknowledged by Kafka, every 5 s: a delay before Kafka shows here, not in lag.
     producer_in_flight: list[int] = field(default_factory=list)
     producer_fell_behind_s: float = 0.0
+    # Pss of each service (bench/memory.py): the highest while the run went, and at its end.
+    peak_memory_mib: dict[str, float] = field(default_factory=dict)
+    end_memory_mib: dict[str, float] = field(default_factory=dict)
 
     @property
     def lag_at_end(self) -> int:
@@ -153,25 +158,27 @@ def sustained_run(
         written_before = _rows_written(stack)
         cpu = CpuMeter(stack)
         cpu.start()
-        with tempfile.TemporaryFile("w+") as stderr, timed or nullcontext():
-            producer = subprocess.Popen(
-                measure.producer_command(total, *measure.paced(rate)),
-                env=stack.producer_env() | {"KAFKA_TOPIC": topic},
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-                text=True,
+        with MemorySampler(stack, interval_s=MEMORY_EVERY_S) as memory:
+            with tempfile.TemporaryFile("w+") as stderr, timed or nullcontext():
+                producer = subprocess.Popen(
+                    measure.producer_command(total, *measure.paced(rate)),
+                    env=stack.producer_env() | {"KAFKA_TOPIC": topic},
+                    stdout=subprocess.DEVNULL,
+                    stderr=stderr,
+                    text=True,
+                )
+                started = time.monotonic()
+                _sample_until(stack, result, job_id, topic, started, lambda: producer.poll() is not None)
+                stderr.seek(0)
+                log = stderr.read()
+                result.producer_eps = measure.producer_outcome(producer.wait(), log, total)
+                result.producer_in_flight, result.producer_fell_behind_s = read_producer_log(log)
+            deadline = time.monotonic() + DRAIN_AFTER_S
+            _sample_until(
+                stack, result, job_id, topic, started, lambda: result.landed >= total or time.monotonic() > deadline
             )
-            started = time.monotonic()
-            _sample_until(stack, result, job_id, topic, started, lambda: producer.poll() is not None)
-            stderr.seek(0)
-            log = stderr.read()
-            result.producer_eps = measure.producer_outcome(producer.wait(), log, total)
-            result.producer_in_flight, result.producer_fell_behind_s = read_producer_log(log)
-        deadline = time.monotonic() + DRAIN_AFTER_S
-        _sample_until(
-            stack, result, job_id, topic, started, lambda: result.landed >= total or time.monotonic() > deadline
-        )
         cpu.stop()
+        result.peak_memory_mib, result.end_memory_mib = memory.peaks_mib, memory.last_mib
         written_after = _rows_written(stack)
         result.heap_after_gc_mib["end"] = heap_after_gc_mib(taskmanager)
     finally:

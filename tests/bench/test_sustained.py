@@ -38,6 +38,7 @@ def test_the_report_names_each_rate_and_the_highest_that_held() -> None:
         run.per_minute_latency_ms = [{"minute": 0, "rows": 1, "p50_ms": 5.0, "p95_ms": 42.0, "p99_ms": 70.0}]
     held.checkpoints = [{"id": n, "state_mib": mib} for n, mib in enumerate([100.0, 180.4, 150.0])]
     failed.producer_in_flight, failed.producer_fell_behind_s = [10, 42_000, 300], 6.4
+    failed.peak_memory_mib, failed.end_memory_mib = {"kafka": 900.0, "total": 3_400.2}, {"total": 3_100.0}
     text = render_sustained(
         {"sustained_seconds": 60, "sustained_eps": 1000, "sustained_runs": [held.as_json(), failed.as_json()]}
     )
@@ -45,6 +46,7 @@ def test_the_report_names_each_rate_and_the_highest_that_held() -> None:
     assert "worst minute p95 42 ms" in text
     assert "state 100 -> 180 (max) -> 150 MiB" in text
     assert "producer in flight at most 42,000, 6 s behind its pace" in text
+    assert "all services 3,400 MiB at most and 3,100 MiB at the end" in text
     assert text.endswith("highest rate that held: 1,000/s")
 
 
