@@ -9,12 +9,14 @@ from pathlib import Path
 from bench.memory import MemorySampler
 from stack.process import ManagedProcess
 
-# A parent holding 32 MiB and a child holding 64 MiB, until told to free them (a line on stdin).
+# A parent holding 32 MiB and a child holding 64 MiB (written, so resident), until told to free them.
 HOLDER = """
 import subprocess, sys
-child = subprocess.Popen([sys.executable, "-c", "import sys; b = bytearray(64 << 20); sys.stdin.readline()"],
-                         stdin=subprocess.PIPE)
-held = bytearray(32 << 20)
+child = subprocess.Popen(
+    [sys.executable, "-c", "import sys; b = b'x' * (64 << 20); print(flush=True); sys.stdin.readline()"],
+    stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+child.stdout.readline()
+held = b"y" * (32 << 20)
 print("ready", flush=True)
 sys.stdin.readline()
 child.communicate(b"\\n")
