@@ -17,6 +17,7 @@ import typer
 
 from bench import measure, sustained
 from bench.memory import MemorySampler
+from bench.memory import services as memory_services
 from bench.profile import StackSampler
 from producer.settings import KafkaClient
 from stack.embedded import EmbeddedStack
@@ -108,7 +109,7 @@ def run(
         results["cold_start_s"] = measure.cold_start_seconds(stack)
         save()
         _quiesce(stack)
-        with MemorySampler(stack) as memory:
+        with MemorySampler(memory_services(stack)) as memory:
             say("producer only (dry run, Kafka with each client, the clients alone) ...")
             results["producer_dry_run_eps"] = _median(
                 [measure.producer_dry_run_rate(stack, producer_events) for _ in range(reps)]

@@ -35,8 +35,8 @@ def services(stack: EmbeddedStack) -> dict[str, ManagedProcess]:
 
 
 class MemorySampler:
-    def __init__(self, stack: EmbeddedStack | dict[str, ManagedProcess], interval_s: float = 1.0) -> None:
-        self.services = stack if isinstance(stack, dict) else services(stack)
+    def __init__(self, services: dict[str, ManagedProcess], interval_s: float = 1.0) -> None:
+        self.services = services
         self.interval_s = interval_s
         self.peaks_mib = dict.fromkeys([*self.services, "total"], 0.0)
         self.last_mib = dict.fromkeys(self.peaks_mib, 0.0)

@@ -19,7 +19,9 @@ from typing import Any
 
 from bench import measure
 from bench.memory import MemorySampler
+from bench.memory import services as memory_services
 from bench.profile import CpuMeter, java_pid
+from producer.runner import FELL_BEHIND
 from stack.embedded import EmbeddedStack
 from wikistream.health import messages_written
 
@@ -30,7 +32,7 @@ DRAIN_AFTER_S = 120.0
 _HEAP_INFO = re.compile(r"heap\s+total (\d+)K, used (\d+)K")
 # The producer's stats line (producer/runner.py StatsLine) and its warning when it cannot keep pace.
 _IN_FLIGHT = re.compile(r"errors \d+, in flight (\d+)")
-_FELL_BEHIND = re.compile(r"fell ([\d.]+) s behind the wall clock")
+_FELL_BEHIND = re.compile(re.escape(FELL_BEHIND).replace(re.escape("%.1f"), r"([\d.]+)"))
 
 
 @dataclass
@@ -158,7 +160,7 @@ def sustained_run(
         written_before = _rows_written(stack)
         cpu = CpuMeter(stack)
         cpu.start()
-        with MemorySampler(stack, interval_s=MEMORY_EVERY_S) as memory:
+        with MemorySampler(memory_services(stack), interval_s=MEMORY_EVERY_S) as memory:
             with tempfile.TemporaryFile("w+") as stderr, timed or nullcontext():
                 producer = subprocess.Popen(
                     measure.producer_command(total, *measure.paced(rate)),
