@@ -52,7 +52,8 @@ test: $(STAMP) ## All tests, including the slow end-to-end ones on real services
 	@$(PY) -m stack jars
 	@$(PY) -m pytest
 
-test-fast: $(STAMP) ## Only the fast tests (no services started)
+test-fast: $(STAMP) ## Only the fast tests (no services started; the JDBC probes need the jars)
+	@$(PY) -m stack jars
 	@$(PY) -m pytest -m "not slow"
 
 bench: $(STAMP) ## Throughput, latency, memory, cold start vs the baseline, then sustained 10-min runs by rate steps (~1 h)

@@ -31,7 +31,8 @@ from producer.model import ClickstreamModel
 from producer.walker import DwellTime, Walker
 from wikistream.events import ClickEvent
 
-STEP_S = 0.05
+# A click waits up to one step to be sent: 50-ms steps were half of the p95 latency at 2,000 events/s.
+STEP_S = 0.01
 # The version (4) and variant (RFC 4122) bits of a random UUID, as uuid.UUID(version=4) sets them.
 _UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
