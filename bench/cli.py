@@ -307,18 +307,13 @@ def render_table(r: dict[str, Any]) -> str:
             ratio(r["confluent_kafka_client_eps"], r["baseline_producer_kafka_eps"]),
         ),
         (
-            "end-to-end, zero loss (events/s)",
+            "end-to-end drain of a backlog, zero loss (events/s)",
             f"{r['tuned_e2e_eps']:,.0f}",
             f"{r['baseline_e2e_eps']:,.0f}",
             ratio(r["tuned_e2e_eps"], r["baseline_e2e_eps"]),
         ),
     ]
-    for p in ("p50", "p95", "p99"):
-        key = f"{p}_ms"
-        rows.append(
-            (f"latency {p} at 2,000/s (ms)", f"{lat_t[key]:,.0f}", f"{lat_b[key]:,.0f}", ratio(lat_b[key], lat_t[key]))
-        )
-    rows.append(("latency run: rows missing after 2 min", f"{lat_t['missing']:,}", f"{lat_b['missing']:,}", ""))
+    # The sustained figure stands beside the drain: the rate held live against the backlog's rate.
     if "sustained_eps" in r:
         best = r["sustained_eps"]
         rows.append(
@@ -329,6 +324,12 @@ def render_table(r: dict[str, Any]) -> str:
                 "",
             )
         )
+    for p in ("p50", "p95", "p99"):
+        key = f"{p}_ms"
+        rows.append(
+            (f"latency {p} at 2,000/s (ms)", f"{lat_t[key]:,.0f}", f"{lat_b[key]:,.0f}", ratio(lat_b[key], lat_t[key]))
+        )
+    rows.append(("latency run: rows missing after 2 min", f"{lat_t['missing']:,}", f"{lat_b['missing']:,}", ""))
     rows.append(("cold start to first row (s)", f"{r['cold_start_s']:.1f}", "", ""))
     for service, mib in r["peak_memory_mib"].items():
         rows.append((f"peak memory, {service} (MiB)", f"{mib:,.0f}", "", ""))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from bench.cli import _rates, render_sustained
+from bench.cli import _rates, render_sustained, render_table
 from bench.sustained import LAG_BOUND_S, LagSample, SustainedResult, heap_after_gc_mib
 
 
@@ -76,3 +76,37 @@ def test_the_heap_after_a_full_gc_is_read_from_a_live_jvm(tmp_path: Path) -> Non
         jvm.wait()
     # 64 MiB the program keeps reachable, plus the JVM's own: a full GC cannot free them.
     assert 64 <= mib < 256, mib
+
+
+def _table_results(sustained_eps: int | None) -> dict[str, object]:
+    latency = {"p50_ms": 50.0, "p95_ms": 80.0, "p99_ms": 99.0, "missing": 0}
+    rates = (
+        "producer_dry_run_eps",
+        "producer_kafka_eps",
+        "producer_kafka_confluent_eps",
+        "kafka_python_client_eps",
+        "confluent_kafka_client_eps",
+        "baseline_producer_kafka_eps",
+    )
+    return {key: 10_000.0 for key in rates} | {
+        "tuned_e2e_eps": 15_149.0,
+        "baseline_e2e_eps": 11_012.0,
+        "tuned_latency": latency,
+        "baseline_latency": latency,
+        "cold_start_s": 56.5,
+        "peak_memory_mib": {"total": 3_352.0},
+        "sustained_seconds": 600,
+        "sustained_eps": sustained_eps,
+    }
+
+
+def test_the_table_prints_the_sustained_figure_beside_the_drain_and_its_baseline() -> None:
+    lines = render_table(_table_results(5000)).splitlines()
+    drain = next(i for i, line in enumerate(lines) if line.startswith("end-to-end drain"))
+    assert [cell.strip() for cell in lines[drain].split("|")[1:]] == ["15,149", "11,012", "1.4x"]
+    assert lines[drain + 1].startswith("sustained 600 s, zero loss, lag held")
+    assert lines[drain + 1].split("|")[1].strip() == "5,000"
+
+
+def test_the_table_says_when_no_rate_held() -> None:
+    assert "none held" in render_table(_table_results(None))
