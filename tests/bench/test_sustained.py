@@ -1,4 +1,4 @@
-"""What makes a sustained run hold, the rate steps' parsing, and the heap reading from a real JVM."""
+"""A sustained run: what makes it hold, how the report and the table print it, its rates, the heap reading."""
 
 from __future__ import annotations
 
