@@ -12,7 +12,8 @@ rejected_events (with its Kafka position and raw bytes) or refused_rows, and the
          -> clicks_per_minute_article   1-minute event-time windows
          -> clicks_per_minute_referrer
          -> clicks_per_minute_country   lookup join on users (cached)
-         -> session_stats               per-session aggregate, upserted at most every SESSION_STATS_FLUSH_INTERVAL
+         -> session_stats               per-session aggregate, merged into its row at most every
+                                        SESSION_STATS_FLUSH_INTERVAL (SESSION_MERGE)
 """
 
 from __future__ import annotations
@@ -23,6 +24,23 @@ from wikistream.events import INTERNAL_LINK_CLASS, REFERRER_CLASSES
 
 EVENTS_QUARANTINE = "rejected_events"
 ROWS_QUARANTINE = "refused_rows"
+
+# What a session_stats write does with the row it meets: it merges, never overwrites. The pages are
+# the distinct page numbers (seq) of both, the first and last clicks the earliest and latest of both.
+# Merging is idempotent and order-free, so a replay changes nothing, and a session whose state the job
+# dropped (SESSION_STATE_TTL: a stop or a suspend longer than that) or lost goes on where its row is
+# instead of starting over at its next click.
+_MERGED_SEQS = "unnest(session_stats.seqs || EXCLUDED.seqs) AS s"
+_FIRST = "LEAST(session_stats.first_event, EXCLUDED.first_event)"
+_LAST = "GREATEST(session_stats.last_event, EXCLUDED.last_event)"
+SESSION_MERGE = (
+    "DO UPDATE SET user_id = EXCLUDED.user_id,"
+    f" seqs = ARRAY(SELECT DISTINCT s FROM {_MERGED_SEQS} ORDER BY s),"
+    f" pages = (SELECT count(DISTINCT s) FROM {_MERGED_SEQS}),"
+    f" first_event = {_FIRST}, last_event = {_LAST},"
+    # Whole seconds, as the job's TIMESTAMPDIFF counts them.
+    f" duration_s = floor(EXTRACT(EPOCH FROM {_LAST} - {_FIRST}))"
+)
 
 
 def _options(options: dict[str, str]) -> str:
@@ -89,22 +107,29 @@ def sink_ddls(settings: JobSettings) -> list[str]:
             "clicks",
             "event_id STRING, user_id STRING, session_id STRING, seq INT, `prev` STRING, curr STRING, "
             "link_type STRING, referrer_class STRING, event_time TIMESTAMP(3), kafka_partition INT, "
-            "kafka_offset BIGINT, ingested_at TIMESTAMP(3), raw_payload BYTES",
-            "event_id",
-            # Carried for the quarantine only: a click PostgreSQL refuses keeps its original bytes.
-            {"quarantine.payload-column": "raw_payload"},
+            "kafka_offset BIGINT, ingested_at TIMESTAMP(3), raw_payload BYTES, received_at TIMESTAMP(3)",
+            # The partition column is part of every key (sql/002_tables.sql).
+            "event_id, event_time",
+            # Carried for the quarantine only: a click PostgreSQL refuses keeps its original bytes and
+            # the time Kafka received it (rejected_events' key and day).
+            {
+                "sink.carried-columns": "raw_payload;received_at",
+                "quarantine.payload-column": "raw_payload",
+                "quarantine.received-column": "received_at",
+            },
         ),
         _sink_ddl(
             settings,
             "rejected_events",
             "kafka_partition INT, kafka_offset BIGINT, reason STRING, raw_payload BYTES, received_at TIMESTAMP(3)",
-            "kafka_partition, kafka_offset",
+            "kafka_partition, kafka_offset, received_at",
+            {"quarantine.payload-column": "raw_payload", "quarantine.received-column": "received_at"},
         ),
         _sink_ddl(
             settings,
             "late_events",
             "event_id STRING, event_time TIMESTAMP(3), `watermark` TIMESTAMP(3), received_at TIMESTAMP(3)",
-            "event_id",
+            "event_id, event_time",
         ),
         _sink_ddl(settings, "clicks_per_minute_article", minute.format(dim="article"), "window_start, article"),
         _sink_ddl(
@@ -115,11 +140,12 @@ def sink_ddls(settings: JobSettings) -> list[str]:
             settings,
             "session_stats",
             "session_id STRING, user_id STRING, pages BIGINT, first_event TIMESTAMP(3), last_event TIMESTAMP(3), "
-            "duration_s DOUBLE",
+            "duration_s DOUBLE, seqs ARRAY<INT>",
             "session_id",
             {
                 "sink.buffer-flush.interval": settings.session_flush_interval,
                 "sink.buffer-flush.max-rows": str(settings.session_buffer_rows),
+                "sink.on-conflict": SESSION_MERGE,
             },
         ),
     ]
@@ -176,7 +202,7 @@ SELECT
     {field_sql("parsed", "prev")} AS `prev`,
     {field_sql("parsed", "curr")} AS curr,
     {field_sql("parsed", "type")} AS link_type,
-    event_time, proc_time, kafka_partition, kafka_offset, payload
+    event_time, proc_time, kafka_partition, kafka_offset, kafka_ts, payload
 FROM checked
 WHERE reject_reason IS NULL"""
     valid = f"""
@@ -202,15 +228,17 @@ GROUP BY window_start, window_end, {dim_expr}"""
 
 def insert_statements() -> list[str]:
     now = "CAST(CURRENT_TIMESTAMP AS TIMESTAMP(3))"
+    # When Kafka received the message: the broker stamps it (LogAppendTime), so a replay repeats it.
+    received = "CAST(kafka_ts AS TIMESTAMP(3))"
     return [
         f"""
 INSERT INTO sink_clicks
 SELECT event_id, user_id, session_id, seq, `prev`, curr, link_type, referrer_class,
-    CAST(event_time AS TIMESTAMP(3)), kafka_partition, kafka_offset, {now}, payload
+    CAST(event_time AS TIMESTAMP(3)), kafka_partition, kafka_offset, {now}, payload, {received}
 FROM valid_clicks""",
         f"""
 INSERT INTO sink_rejected_events
-SELECT kafka_partition, kafka_offset, reject_reason, payload, {now}
+SELECT kafka_partition, kafka_offset, reject_reason, payload, {received}
 FROM checked
 WHERE reject_reason IS NOT NULL""",
         f"""
@@ -225,7 +253,7 @@ WHERE event_time < CURRENT_WATERMARK(event_time)""",
 INSERT INTO sink_session_stats
 SELECT session_id, MAX(user_id), COUNT(DISTINCT seq),
     CAST(MIN(event_time) AS TIMESTAMP(3)), CAST(MAX(event_time) AS TIMESTAMP(3)),
-    TIMESTAMPDIFF(SECOND, MIN(event_time), MAX(event_time)) * 1.0
+    TIMESTAMPDIFF(SECOND, MIN(event_time), MAX(event_time)) * 1.0, ARRAY_AGG(DISTINCT seq)
 FROM valid_clicks
 GROUP BY session_id""",
     ]

@@ -81,7 +81,11 @@ class EmbeddedStack:
         self.layout = Layout(settings.state_path)
         self._credentials: Credentials | None = None
         self.kafka = EmbeddedKafka(
-            self.layout, settings.kafka_port, settings.kafka_controller_port, settings.kafka_heap
+            self.layout,
+            settings.kafka_port,
+            settings.kafka_controller_port,
+            settings.kafka_heap,
+            settings.kafka_retention_properties(),
         )
         memory = FlinkMemory(
             settings.flink_jobmanager_memory, settings.flink_taskmanager_memory, settings.flink_managed_memory_fraction

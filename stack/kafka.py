@@ -33,8 +33,10 @@ logger.state.level = warn
 
 
 class EmbeddedKafka:
-    def __init__(self, layout: Layout, port: int, controller_port: int, heap: str) -> None:
+    def __init__(self, layout: Layout, port: int, controller_port: int, heap: str, retention: dict[str, str]) -> None:
         self.layout = layout
+        # Broker properties of the topic's retention (StackSettings.kafka_retention_properties).
+        self.retention = retention
         self.port = port
         self.controller_port = controller_port
         self.heap = heap
@@ -58,6 +60,7 @@ class EmbeddedKafka:
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             "log.dirs": str(self.home / "data"),
+            **self.retention,
         }
         rendered = "".join(f"{key}={value}\n" for key, value in properties.items())
         self._properties_file.write_text(rendered + SHARED_BROKER_PROPERTIES.read_text())

@@ -1,8 +1,9 @@
 """`python -m stack.keeper`: the embedded stack's job keeper (a supervised program) and health recorder.
 
 Keeps the PyFlink job running with wikistream.job_keeper (the container stack's job container runs
-the same keeper), and records the pipeline's health in PostgreSQL every HEALTH_RECORD_INTERVAL_S
-seconds (default 10) for v_pipeline_health. On SIGTERM it stops keeping and exits; the job itself
+the same keeper), records the pipeline's health in PostgreSQL every HEALTH_RECORD_INTERVAL_S
+seconds (default 10) for v_pipeline_health, and runs the retention (wikistream/retention.py) every
+MAINTENANCE_INTERVAL_S. On SIGTERM it stops keeping and exits; the job itself
 is left running (`make stop` takes its savepoint).
 """
 
@@ -19,6 +20,7 @@ from stack.embedded import EmbeddedStack
 from stack.preflight import PrerequisiteError
 from wikistream.health import start_recording
 from wikistream.job_keeper import JobKeeper
+from wikistream.retention import start_maintenance
 from wikistream.settings import stack_settings
 
 log = logging.getLogger("job-keeper")
@@ -50,6 +52,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     start_recording(lambda: stack.health(stack.status()), stack.writer_dsn(), stopping)
+    start_maintenance(stack.writer_dsn(), stopping, stack.settings.maintenance_interval_s)
     keeper.run(stopping)
     log.info("stopped keeping the job (it keeps running)")
     return 0

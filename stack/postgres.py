@@ -191,4 +191,6 @@ class EmbeddedPostgres:
 
     def apply_schema(self) -> list[str]:
         """The bootstrap both stacks share (wikistream/schema.py); returns the files applied."""
-        return bootstrap(self.admin_connect, self.database, self.credentials.role_passwords())
+        return bootstrap(
+            self.admin_connect, self.database, self.credentials.role_passwords(), stack_settings().retention()
+        )

@@ -55,6 +55,7 @@ module "postgres" {
   database       = local.s["POSTGRES_DB"]
   admin_user     = local.admin_user
   passwords      = local.postgres_passwords
+  retention_days = { raw = local.numbers["RETENTION_RAW_DAYS"], aggregate = local.numbers["RETENTION_AGGREGATE_DAYS"] }
 }
 
 module "kafka" {
@@ -68,6 +69,12 @@ module "kafka" {
   topic            = local.s["KAFKA_TOPIC"]
   topic_partitions = local.numbers["KAFKA_TOPIC_PARTITIONS"]
   heap             = local.s["KAFKA_HEAP"]
+  # As StackSettings.kafka_retention_properties renders them for the embedded broker.
+  retention = {
+    hours         = local.numbers["RETENTION_RAW_DAYS"] * 24
+    bytes         = local.numbers["KAFKA_RETENTION_BYTES"]
+    segment_bytes = local.numbers["KAFKA_SEGMENT_BYTES"]
+  }
 }
 
 module "producer" {
@@ -115,6 +122,7 @@ module "flink" {
     postgres_writer_user    = local.writer_user
   }
   postgres_writer_password = local.postgres_passwords.writer
+  maintenance_interval_s   = local.numbers["MAINTENANCE_INTERVAL_S"]
   job_after                = compact([module.kafka.container_id, module.postgres.container_id, module.producer.container_id])
 }
 

@@ -72,7 +72,9 @@ def postgres_server() -> Iterator[EmbeddedPostgres]:
 def schema_database(postgres_server: EmbeddedPostgres, prefix: str) -> Iterator[tuple[str, str]]:
     """(name, admin DSN) of a fresh database of postgres_server with sql/ applied; dropped afterwards."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    bootstrap(postgres_server.admin_connect, name, postgres_server.credentials.role_passwords())
+    bootstrap(
+        postgres_server.admin_connect, name, postgres_server.credentials.role_passwords(), stack_settings().retention()
+    )
     admin = postgres_server.admin_connect("postgres")
     admin.autocommit = True
     dsn = libpq_dsn(
@@ -101,7 +103,10 @@ def postgres_dsn(postgres_server: EmbeddedPostgres) -> Iterator[str]:
 def embedded_kafka() -> Iterator[EmbeddedKafka]:
     """A real single-node Kafka (KRaft) on free ports."""
     root = _world_readable_tempdir("wikistream-kafka-")
-    kafka = EmbeddedKafka(Layout(root), free_port(), free_port(), stack_settings().kafka_heap)
+    settings = stack_settings()
+    kafka = EmbeddedKafka(
+        Layout(root), free_port(), free_port(), settings.kafka_heap, settings.kafka_retention_properties()
+    )
     try:
         kafka.start()
         yield kafka

@@ -152,19 +152,28 @@ def test_known_events_produce_exactly_the_expected_rows_in_every_table(
         {(w, r, n) for (w, r), n in per_referrer.items()},
         "clicks_per_minute_referrer",
     )
-    sessions = {}
+    sessions: dict[str, tuple[int, int, frozenset[int]]] = {}
     session_user = {e.session_id: e.user_id for e in events}
     for e in events:
-        first, last, pages = sessions.get(e.session_id, (e.event_time_ms, e.event_time_ms, 0))
-        sessions[e.session_id] = (min(first, e.event_time_ms), max(last, e.event_time_ms), pages + 1)
+        first, last, seqs = sessions.get(e.session_id, (e.event_time_ms, e.event_time_ms, frozenset()))
+        sessions[e.session_id] = (min(first, e.event_time_ms), max(last, e.event_time_ms), seqs | {e.seq})
     wait_for(
         running_stack,
-        "SELECT session_id, user_id, pages, first_event, last_event, duration_s FROM session_stats"
+        "SELECT session_id, user_id, pages, first_event, last_event, duration_s, array_to_string(seqs, ',')"
+        " FROM session_stats"
         " WHERE session_id LIKE %s",
         (f"{tag}-session-%",),
         {
-            (sid, session_user[sid], pages, utc(first), utc(last), float((last - first) // 1000))
-            for sid, (first, last, pages) in sessions.items()
+            (
+                sid,
+                session_user[sid],
+                len(seqs),
+                utc(first),
+                utc(last),
+                float((last - first) // 1000),
+                ",".join(map(str, sorted(seqs))),
+            )
+            for sid, (first, last, seqs) in sessions.items()
         },
         "session_stats",
     )

@@ -1,10 +1,13 @@
 """The database bootstrap both stacks run, once per start: the analytics database created if it is
-missing, sql/NNN_*.sql applied in file-name order in one transaction, and every role's password set.
+missing, sql/NNN_*.sql applied in file-name order in one transaction, every role's password set,
+and the retention settings written and applied (sql/006_retention.sql), so the day partitions exist
+before the first row needs them.
 
 The embedded stack calls bootstrap() (stack/postgres.py). The PostgreSQL image runs
 `python -m wikistream.schema` from its entrypoint, on a private Unix socket before the server
 opens TCP; the passwords come from the environment, else from one file per variable in
-WIKISTREAM_SECRETS_DIR (/run/secrets there), and never from the command line.
+WIKISTREAM_SECRETS_DIR (/run/secrets there), and never from the command line; the retention from
+RETENTION_*_DAYS (config/stack.env, through the environment there).
 
 Only psycopg2 and the standard library are imported: the image carries nothing else.
 """
@@ -23,6 +26,7 @@ from psycopg2.extensions import connection, make_dsn
 
 from wikistream.paths import SQL_DIR
 from wikistream.postgres import ADMIN_USER, PASSWORD_VARIABLES
+from wikistream.retention import Retention, apply_retention, describe
 
 SCHEMA_LOCK = "wikistream-schema"
 
@@ -49,9 +53,13 @@ def ensure_database(connect: Connect, database: str) -> bool:
 
 
 def apply_schema_files(
-    conn: connection, passwords: Mapping[str, str], report: Callable[[str], None] = lambda _: None
+    conn: connection,
+    passwords: Mapping[str, str],
+    retention: Retention,
+    report: Callable[[str], None] = lambda _: None,
 ) -> list[str]:
-    """Apply every sql/NNN_*.sql file in order, in one transaction, then set the passwords (by role).
+    """Apply every sql/NNN_*.sql file in order, in one transaction, then set the passwords (by role)
+    and the retention.
 
     The files are idempotent, so applying them again changes nothing; the connection is closed.
     """
@@ -65,17 +73,23 @@ def apply_schema_files(
                 cur.execute(path.read_text())
             for role, password in passwords.items():
                 cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD %s").format(sql.Identifier(role)), (password,))
+            for action in apply_retention(cur, retention):
+                report(f"retention: {describe(action)}")
     finally:
         conn.close()
     return [path.name for path in files]
 
 
 def bootstrap(
-    connect: Connect, database: str, passwords: Mapping[str, str], report: Callable[[str], None] = lambda _: None
+    connect: Connect,
+    database: str,
+    passwords: Mapping[str, str],
+    retention: Retention,
+    report: Callable[[str], None] = lambda _: None,
 ) -> list[str]:
-    """The database, its schema and the role passwords; returns the files applied."""
+    """The database, its schema, the role passwords and the retention; returns the files applied."""
     ensure_database(connect, database)
-    return apply_schema_files(connect(database), passwords, report)
+    return apply_schema_files(connect(database), passwords, retention, report)
 
 
 def passwords_from_environment(secrets_dir: Path | None) -> dict[str, str]:
@@ -101,12 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     secrets_dir = os.environ.get("WIKISTREAM_SECRETS_DIR")
     passwords = passwords_from_environment(Path(secrets_dir) if secrets_dir else None)
+    retention = Retention.from_environment()
 
     def connect(database: str) -> connection:
         # The image's socket admits only its server account, as the admin (peer): no password here.
         return psycopg2.connect(make_dsn(host=args.host, port=args.port, dbname=database, user=ADMIN_USER))
 
-    applied = bootstrap(connect, args.dbname, passwords, lambda line: print(f"schema: {line}", flush=True))
+    applied = bootstrap(connect, args.dbname, passwords, retention, lambda line: print(f"schema: {line}", flush=True))
     print(f"schema: {len(applied)} files applied to {args.dbname}, {len(passwords)} role passwords set", flush=True)
     return 0
 

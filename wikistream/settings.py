@@ -14,6 +14,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from wikistream.paths import REPO_ROOT, STACK_ENV
+from wikistream.retention import Retention
 
 __all__ = ["REPO_ROOT", "STACK_ENV", "StackSettings", "cache_dir", "stack_settings"]
 
@@ -70,6 +71,12 @@ class StackSettings(BaseSettings):
     users_count: int = Field(ge=1, le=1_000_000)
     producer_rate: float = Field(gt=0)
 
+    retention_raw_days: int = Field(ge=1, le=3650)
+    retention_aggregate_days: int = Field(ge=1, le=3650)
+    kafka_retention_bytes: int = Field(ge=1024 * 1024)
+    kafka_segment_bytes: int = Field(ge=1024 * 1024, le=2**30)
+    maintenance_interval_s: float = Field(gt=0)
+
     def as_env(self) -> dict[str, str]:
         """These settings as the environment variables they are read from (for child processes)."""
         return {name.upper(): str(value) for name, value in self.model_dump().items()}
@@ -79,6 +86,17 @@ class StackSettings(BaseSettings):
         """The state directory, absolute (a relative WIKISTREAM_STATE_DIR is relative to the repository)."""
         path = self.wikistream_state_dir
         return path if path.is_absolute() else REPO_ROOT / path
+
+    def retention(self) -> Retention:
+        return Retention(raw_days=self.retention_raw_days, aggregate_days=self.retention_aggregate_days)
+
+    def kafka_retention_properties(self) -> dict[str, str]:
+        """The broker's retention (docker/kafka/entrypoint.sh renders the same from the same settings)."""
+        return {
+            "log.retention.hours": str(self.retention_raw_days * 24),
+            "log.retention.bytes": str(self.kafka_retention_bytes),
+            "log.segment.bytes": str(self.kafka_segment_bytes),
+        }
 
     @property
     def kafka_bootstrap(self) -> str:

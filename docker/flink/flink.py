@@ -11,8 +11,8 @@ FLINK_TASKMANAGER_RESOURCE_ID), then this image's options.
 The `job` role is the job keeper of wikistream/job_keeper.py (the embedded stack runs the same
 one): it submits the PyFlink job (flink_job/main.py), resuming from the newest savepoint or retained
 checkpoint on the /flink-data volume, resubmits it when the JobManager lost it, records the
-pipeline's health in PostgreSQL, and on SIGTERM stops the job with a savepoint, so the next start
-resumes where this one stopped.
+pipeline's health in PostgreSQL, runs the retention (wikistream/retention.py), and on SIGTERM
+stops the job with a savepoint, so the next start resumes where this one stopped.
 """
 
 from __future__ import annotations
@@ -126,6 +126,8 @@ def run_job() -> int:
     from flink_job.settings import JobSettings
     from wikistream.health import HealthThresholds, observe, start_recording
     from wikistream.job_keeper import JobKeeper, KeeperLog, RestorePoints
+    from wikistream.retention import start_maintenance
+    from wikistream.settings import stack_settings
 
     configure()
     base = rest_url()
@@ -159,6 +161,7 @@ def run_job() -> int:
         job.libpq_dsn(),
         stopping,
     )
+    start_maintenance(job.libpq_dsn(), stopping, stack_settings().maintenance_interval_s)
     keeper.run(stopping)
     # `docker stop` (make down): the next start resumes from this savepoint.
     for live in rest.live_jobs(job.job_name):

@@ -8,6 +8,7 @@ set -euo pipefail
 : "${KAFKA_INTERNAL_HOST:=kafka}" "${KAFKA_INTERNAL_PORT:=29092}"
 : "${KAFKA_EXTERNAL_PORT:=9092}" "${KAFKA_EXTERNAL_ADVERTISED:=127.0.0.1:9092}"
 : "${KAFKA_CONTROLLER_PORT:=9093}"
+: "${KAFKA_RETENTION_HOURS:?}" "${KAFKA_RETENTION_BYTES:?}" "${KAFKA_SEGMENT_BYTES:?}"
 
 home=/opt/kafka
 data=/var/lib/kafka/data
@@ -23,6 +24,9 @@ advertised.listeners=INTERNAL://${KAFKA_INTERNAL_HOST}:${KAFKA_INTERNAL_PORT},EX
 inter.broker.listener.name=INTERNAL
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT
 log.dirs=${data}
+log.retention.hours=${KAFKA_RETENTION_HOURS}
+log.retention.bytes=${KAFKA_RETENTION_BYTES}
+log.segment.bytes=${KAFKA_SEGMENT_BYTES}
 PROPERTIES
 cat "$home/broker.properties" >>"$conf/server.properties"
 

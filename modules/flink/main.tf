@@ -122,6 +122,7 @@ module "job" {
     "POSTGRES_JDBC_URL=${var.job.postgres_jdbc_url}",
     "POSTGRES_WRITER_USER=${var.job.postgres_writer_user}",
     "WIKISTREAM_SECRETS_DIR=/run/secrets",
+    "MAINTENANCE_INTERVAL_S=${var.maintenance_interval_s}",
   ])
   secrets = local.secrets
   volumes = local.volumes

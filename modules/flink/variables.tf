@@ -131,3 +131,13 @@ variable "job_startup_timeout" {
     error_message = "job_startup_timeout must be a whole number of seconds from 30 to 3000."
   }
 }
+
+variable "maintenance_interval_s" {
+  description = "Seconds between two runs of the retention by the job keeper (MAINTENANCE_INTERVAL_S of config/stack.env)."
+  type        = number
+
+  validation {
+    condition     = var.maintenance_interval_s > 0
+    error_message = "maintenance_interval_s must be positive."
+  }
+}

@@ -50,6 +50,9 @@ module "container" {
     "KAFKA_EXTERNAL_PORT=${var.host_port}",
     "KAFKA_EXTERNAL_ADVERTISED=${var.advertised_host}:${var.host_port}",
     "KAFKA_CONTROLLER_PORT=${var.controller_port}",
+    "KAFKA_RETENTION_HOURS=${var.retention.hours}",
+    "KAFKA_RETENTION_BYTES=${var.retention.bytes}",
+    "KAFKA_SEGMENT_BYTES=${var.retention.segment_bytes}",
   ]
   ports        = [{ internal = var.host_port, external = var.host_port }]
   volumes      = [{ volume_name = docker_volume.data.name, container_path = "/var/lib/kafka/data" }]

@@ -82,3 +82,17 @@ variable "heap" {
     error_message = "heap must look like 512m or 1g."
   }
 }
+
+variable "retention" {
+  description = "What the broker keeps per partition: hours (RETENTION_RAW_DAYS x 24), bytes (KAFKA_RETENTION_BYTES) and the segment size it deletes by (KAFKA_SEGMENT_BYTES)."
+  type = object({
+    hours         = number
+    bytes         = number
+    segment_bytes = number
+  })
+
+  validation {
+    condition     = var.retention.hours >= 1 && var.retention.bytes >= 1048576 && var.retention.segment_bytes >= 1048576 && var.retention.segment_bytes <= 1073741824
+    error_message = "retention needs at least 1 hour, at least 1 MiB, and segments of 1 MiB to 1 GiB."
+  }
+}

@@ -48,6 +48,8 @@ module "container" {
     "POSTGRES_DB=${var.database}",
     "POSTGRES_PORT=${local.port}",
     "POSTGRES_ADMIN_USER=${var.admin_user}",
+    "RETENTION_RAW_DAYS=${var.retention_days.raw}",
+    "RETENTION_AGGREGATE_DAYS=${var.retention_days.aggregate}",
   ]
   secrets      = local.secrets
   ports        = [{ internal = local.port, external = var.host_port }]

@@ -82,3 +82,16 @@ variable "passwords" {
     error_message = "Every password must have at least 12 characters."
   }
 }
+
+variable "retention_days" {
+  description = "Days each retention class of sql/006_retention.sql keeps: raw rows and aggregates (RETENTION_RAW_DAYS, RETENTION_AGGREGATE_DAYS of config/stack.env)."
+  type = object({
+    raw       = number
+    aggregate = number
+  })
+
+  validation {
+    condition     = alltrue([for days in values(var.retention_days) : days >= 1 && days <= 3650 && floor(days) == days])
+    error_message = "Every retention is a whole number of days from 1 to 3650."
+  }
+}

@@ -34,6 +34,8 @@ FED_BY = {
     ("clicks_per_minute_article", "article"): "curr",
     ("session_stats", "session_id"): "session_id",
     ("session_stats", "user_id"): "user_id",
+    # The page numbers seen, an array of seq values.
+    ("session_stats", "seqs"): "seq",
     ("session_stats", "first_event"): "event_time_ms",
     ("session_stats", "last_event"): "event_time_ms",
 }
@@ -64,7 +66,10 @@ def job_tables() -> set[str]:
 def catalog(dsn: str) -> tuple[dict, list, list]:
     with closing(psycopg2.connect(dsn)) as conn, conn.cursor() as cur:
         cur.execute(
-            "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns"
+            # An array column is judged by its elements' type.
+            "SELECT table_name, column_name, CASE WHEN data_type = 'ARRAY' THEN format_type(e.oid, NULL)"
+            " ELSE data_type END, is_nullable FROM information_schema.columns c"
+            " LEFT JOIN pg_type e ON c.data_type = 'ARRAY' AND e.typarray = (c.udt_name::regtype)::oid"
             " WHERE table_schema = 'public'"
         )
         columns = {(table, column): (kind, nullable == "YES") for table, column, kind, nullable in cur.fetchall()}

@@ -29,7 +29,8 @@ PROBES = {
     "read users": "SELECT count(*) FROM users",
     "seed users": f"INSERT INTO users VALUES {USER_ROW} ON CONFLICT (user_id) DO UPDATE SET age = EXCLUDED.age",
     "read clicks": "SELECT count(*) FROM clicks",
-    "write clicks": f"INSERT INTO clicks VALUES {CLICK_ROW} ON CONFLICT (event_id) DO UPDATE SET curr = EXCLUDED.curr",
+    "write clicks": f"INSERT INTO clicks VALUES {CLICK_ROW}"
+    " ON CONFLICT (event_id, event_time) DO UPDATE SET curr = EXCLUDED.curr",
     "read rejected payloads": "SELECT raw_payload FROM rejected_events",
     "write rejected events": "INSERT INTO rejected_events (kafka_partition, kafka_offset, reason, received_at)"
     " VALUES (0, 0, 'r', now())",

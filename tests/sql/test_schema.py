@@ -13,6 +13,7 @@ from psycopg2.extensions import parse_dsn
 from stack.postgres import EmbeddedPostgres, server_bin_dir
 from wikistream.postgres import READER_USER, WRITER_USER
 from wikistream.schema import apply_schema_files
+from wikistream.settings import stack_settings
 
 
 def schema_dump(dsn: str) -> str:
@@ -41,7 +42,9 @@ def schema_dump(dsn: str) -> str:
 def test_reapplying_the_schema_changes_nothing(postgres_dsn: str, postgres_server: EmbeddedPostgres) -> None:
     before = schema_dump(postgres_dsn)
     assert "CREATE TABLE public.clicks" in before
-    apply_schema_files(psycopg2.connect(postgres_dsn), postgres_server.credentials.role_passwords())
+    apply_schema_files(
+        psycopg2.connect(postgres_dsn), postgres_server.credentials.role_passwords(), stack_settings().retention()
+    )
     assert schema_dump(postgres_dsn) == before
 
 
@@ -70,7 +73,7 @@ def test_writer_writes_stream_tables_only(postgres_dsn: str, postgres_server: Em
         with conn.cursor() as cur:
             cur.execute(
                 "INSERT INTO clicks VALUES ('e', 'u', 's', 1, 'a', 'b', 'link', 'internal link', now(), 0, 0, now())"
-                " ON CONFLICT (event_id) DO UPDATE SET curr = EXCLUDED.curr"
+                " ON CONFLICT (event_id, event_time) DO UPDATE SET curr = EXCLUDED.curr"
             )
             cur.execute("SELECT count(*) FROM users")
         conn.commit()

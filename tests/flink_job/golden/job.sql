@@ -36,8 +36,8 @@ CREATE TEMPORARY TABLE users_dim (
 );
 
 CREATE TEMPORARY TABLE sink_clicks (
-    event_id STRING, user_id STRING, session_id STRING, seq INT, `prev` STRING, curr STRING, link_type STRING, referrer_class STRING, event_time TIMESTAMP(3), kafka_partition INT, kafka_offset BIGINT, ingested_at TIMESTAMP(3), raw_payload BYTES,
-    PRIMARY KEY (event_id) NOT ENFORCED
+    event_id STRING, user_id STRING, session_id STRING, seq INT, `prev` STRING, curr STRING, link_type STRING, referrer_class STRING, event_time TIMESTAMP(3), kafka_partition INT, kafka_offset BIGINT, ingested_at TIMESTAMP(3), raw_payload BYTES, received_at TIMESTAMP(3),
+    PRIMARY KEY (event_id, event_time) NOT ENFORCED
 ) WITH (
     'connector' = 'wikistream-jdbc',
     'url' = 'jdbc:postgresql://127.0.0.1:5432/wikistream?authenticationPluginClassName=io.wikistream.flink.sink.ScramOnlyAuthentication&reWriteBatchedInserts=true',
@@ -51,12 +51,14 @@ CREATE TEMPORARY TABLE sink_clicks (
     'sink.row-retries' = '2',
     'quarantine.events-table' = 'rejected_events',
     'quarantine.rows-table' = 'refused_rows',
-    'quarantine.payload-column' = 'raw_payload'
+    'sink.carried-columns' = 'raw_payload;received_at',
+    'quarantine.payload-column' = 'raw_payload',
+    'quarantine.received-column' = 'received_at'
 );
 
 CREATE TEMPORARY TABLE sink_rejected_events (
     kafka_partition INT, kafka_offset BIGINT, reason STRING, raw_payload BYTES, received_at TIMESTAMP(3),
-    PRIMARY KEY (kafka_partition, kafka_offset) NOT ENFORCED
+    PRIMARY KEY (kafka_partition, kafka_offset, received_at) NOT ENFORCED
 ) WITH (
     'connector' = 'wikistream-jdbc',
     'url' = 'jdbc:postgresql://127.0.0.1:5432/wikistream?authenticationPluginClassName=io.wikistream.flink.sink.ScramOnlyAuthentication&reWriteBatchedInserts=true',
@@ -69,12 +71,14 @@ CREATE TEMPORARY TABLE sink_rejected_events (
     'sink.retry-backoff' = '500 ms',
     'sink.row-retries' = '2',
     'quarantine.events-table' = 'rejected_events',
-    'quarantine.rows-table' = 'refused_rows'
+    'quarantine.rows-table' = 'refused_rows',
+    'quarantine.payload-column' = 'raw_payload',
+    'quarantine.received-column' = 'received_at'
 );
 
 CREATE TEMPORARY TABLE sink_late_events (
     event_id STRING, event_time TIMESTAMP(3), `watermark` TIMESTAMP(3), received_at TIMESTAMP(3),
-    PRIMARY KEY (event_id) NOT ENFORCED
+    PRIMARY KEY (event_id, event_time) NOT ENFORCED
 ) WITH (
     'connector' = 'wikistream-jdbc',
     'url' = 'jdbc:postgresql://127.0.0.1:5432/wikistream?authenticationPluginClassName=io.wikistream.flink.sink.ScramOnlyAuthentication&reWriteBatchedInserts=true',
@@ -145,7 +149,7 @@ CREATE TEMPORARY TABLE sink_clicks_per_minute_country (
 );
 
 CREATE TEMPORARY TABLE sink_session_stats (
-    session_id STRING, user_id STRING, pages BIGINT, first_event TIMESTAMP(3), last_event TIMESTAMP(3), duration_s DOUBLE,
+    session_id STRING, user_id STRING, pages BIGINT, first_event TIMESTAMP(3), last_event TIMESTAMP(3), duration_s DOUBLE, seqs ARRAY<INT>,
     PRIMARY KEY (session_id) NOT ENFORCED
 ) WITH (
     'connector' = 'wikistream-jdbc',
@@ -159,7 +163,8 @@ CREATE TEMPORARY TABLE sink_session_stats (
     'sink.retry-backoff' = '500 ms',
     'sink.row-retries' = '2',
     'quarantine.events-table' = 'rejected_events',
-    'quarantine.rows-table' = 'refused_rows'
+    'quarantine.rows-table' = 'refused_rows',
+    'sink.on-conflict' = 'DO UPDATE SET user_id = EXCLUDED.user_id, seqs = ARRAY(SELECT DISTINCT s FROM unnest(session_stats.seqs || EXCLUDED.seqs) AS s ORDER BY s), pages = (SELECT count(DISTINCT s) FROM unnest(session_stats.seqs || EXCLUDED.seqs) AS s), first_event = LEAST(session_stats.first_event, EXCLUDED.first_event), last_event = GREATEST(session_stats.last_event, EXCLUDED.last_event), duration_s = floor(EXTRACT(EPOCH FROM GREATEST(session_stats.last_event, EXCLUDED.last_event) - LEAST(session_stats.first_event, EXCLUDED.first_event)))'
 );
 
 CREATE TEMPORARY VIEW parsed_clicks AS
@@ -180,7 +185,7 @@ SELECT
     parsed.fields[5] AS `prev`,
     parsed.fields[6] AS curr,
     parsed.fields[7] AS link_type,
-    event_time, proc_time, kafka_partition, kafka_offset, payload
+    event_time, proc_time, kafka_partition, kafka_offset, kafka_ts, payload
 FROM checked
 WHERE reject_reason IS NULL;
 
@@ -196,11 +201,11 @@ ON c.user_id = u.user_id;
 
 INSERT INTO sink_clicks
 SELECT event_id, user_id, session_id, seq, `prev`, curr, link_type, referrer_class,
-    CAST(event_time AS TIMESTAMP(3)), kafka_partition, kafka_offset, CAST(CURRENT_TIMESTAMP AS TIMESTAMP(3)), payload
+    CAST(event_time AS TIMESTAMP(3)), kafka_partition, kafka_offset, CAST(CURRENT_TIMESTAMP AS TIMESTAMP(3)), payload, CAST(kafka_ts AS TIMESTAMP(3))
 FROM valid_clicks;
 
 INSERT INTO sink_rejected_events
-SELECT kafka_partition, kafka_offset, reject_reason, payload, CAST(CURRENT_TIMESTAMP AS TIMESTAMP(3))
+SELECT kafka_partition, kafka_offset, reject_reason, payload, CAST(kafka_ts AS TIMESTAMP(3))
 FROM checked
 WHERE reject_reason IS NOT NULL;
 
@@ -227,7 +232,7 @@ GROUP BY window_start, window_end, country;
 INSERT INTO sink_session_stats
 SELECT session_id, MAX(user_id), COUNT(DISTINCT seq),
     CAST(MIN(event_time) AS TIMESTAMP(3)), CAST(MAX(event_time) AS TIMESTAMP(3)),
-    TIMESTAMPDIFF(SECOND, MIN(event_time), MAX(event_time)) * 1.0
+    TIMESTAMPDIFF(SECOND, MIN(event_time), MAX(event_time)) * 1.0, ARRAY_AGG(DISTINCT seq)
 FROM valid_clicks
 GROUP BY session_id;
 

@@ -7,10 +7,13 @@ import java.sql.Types;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 
+import org.apache.flink.table.data.ArrayData;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.data.StringData;
 import org.apache.flink.table.data.TimestampData;
+import org.apache.flink.table.types.logical.ArrayType;
 import org.apache.flink.table.types.logical.LogicalType;
+import org.apache.flink.table.types.logical.LogicalTypeRoot;
 import org.apache.flink.table.types.logical.utils.LogicalTypeChecks;
 
 /** One column of a sink table: how to take its value out of a Flink row and bind it to a statement. */
@@ -23,7 +26,8 @@ record Column(String name, Kind kind, int position, int precision) implements Se
 
     enum Kind {
         STRING(Types.VARCHAR), INT(Types.INTEGER), BIGINT(Types.BIGINT), DOUBLE(Types.DOUBLE),
-        BOOLEAN(Types.BOOLEAN), TIMESTAMP(Types.TIMESTAMP_WITH_TIMEZONE), BYTES(Types.BINARY);
+        BOOLEAN(Types.BOOLEAN), TIMESTAMP(Types.TIMESTAMP_WITH_TIMEZONE), BYTES(Types.BINARY),
+        INT_ARRAY(Types.ARRAY);
 
         final int sqlType;
 
@@ -40,6 +44,13 @@ record Column(String name, Kind kind, int position, int precision) implements Se
                 case BOOLEAN -> BOOLEAN;
                 case TIMESTAMP_WITHOUT_TIME_ZONE, TIMESTAMP_WITH_LOCAL_TIME_ZONE -> TIMESTAMP;
                 case BINARY, VARBINARY -> BYTES;
+                case ARRAY -> {
+                    LogicalType element = ((ArrayType) type).getElementType();
+                    if (!element.is(LogicalTypeRoot.INTEGER)) {
+                        throw new IllegalArgumentException("the wikistream-jdbc sink cannot write " + type);
+                    }
+                    yield INT_ARRAY;
+                }
                 default -> throw new IllegalArgumentException("the wikistream-jdbc sink cannot write " + type);
             };
         }
@@ -65,6 +76,14 @@ record Column(String name, Kind kind, int position, int precision) implements Se
                 yield time.toLocalDateTime().atOffset(ZoneOffset.UTC);
             }
             case BYTES -> row.getBinary(position).clone();
+            case INT_ARRAY -> {
+                ArrayData array = row.getArray(position);
+                Integer[] values = new Integer[array.size()];
+                for (int i = 0; i < values.length; i++) {
+                    values[i] = array.isNullAt(i) ? null : array.getInt(i);
+                }
+                yield values;
+            }
         };
     }
 
@@ -81,6 +100,7 @@ record Column(String name, Kind kind, int position, int precision) implements Se
             case BOOLEAN -> statement.setBoolean(index, (Boolean) value);
             case TIMESTAMP -> statement.setObject(index, (OffsetDateTime) value);
             case BYTES -> statement.setBytes(index, (byte[]) value);
+            case INT_ARRAY -> statement.setArray(index, statement.getConnection().createArrayOf("integer", (Integer[]) value));
         }
     }
 }

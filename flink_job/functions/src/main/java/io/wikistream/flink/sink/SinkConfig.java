@@ -6,9 +6,12 @@ import java.util.List;
 /**
  * Everything a writer of one table needs, fixed when the job is planned.
  *
- * @param columns       the table's columns in row order; a payload column is carried, not stored
+ * @param columns       the table's columns in row order; carried ones are not stored
+ * @param carried       positions of the columns carried for the quarantine only, not stored
  * @param keyColumns    positions (in columns) of the primary key
  * @param payloadColumn position of the column holding the message's raw bytes, or -1
+ * @param receivedColumn position of the column holding the time Kafka received the message, or -1
+ * @param onConflict    what an upsert does with the row it meets ("DO UPDATE SET ..."), or null: overwrite it
  * @param eventsQuarantine table for refused rows that carry a Kafka position (kafka_partition, kafka_offset)
  * @param rowsQuarantine   table for every other refused row
  */
@@ -19,7 +22,10 @@ record SinkConfig(
         String table,
         List<Column> columns,
         List<Integer> keyColumns,
+        List<Integer> carried,
         int payloadColumn,
+        int receivedColumn,
+        String onConflict,
         int maxRows,
         long flushIntervalMs,
         int maxRetries,
@@ -29,9 +35,9 @@ record SinkConfig(
         String rowsQuarantine)
         implements Serializable {
 
-    /** The columns written to the table: all but the payload column. */
+    /** The columns written to the table: all but those carried for the quarantine. */
     List<Column> stored() {
-        return columns.stream().filter(column -> column.position() != payloadColumn).toList();
+        return columns.stream().filter(column -> !carried.contains(column.position())).toList();
     }
 
     int positionOf(String name) {

@@ -66,7 +66,7 @@ final class TableWriter implements AutoCloseable {
         this.config = config;
         this.stored = config.stored();
         this.onQuarantined = onQuarantined;
-        this.upsertSql = upsertSql(config.table(), stored, keyNames());
+        this.upsertSql = upsertSql(config.table(), stored, keyNames(), config.onConflict());
         this.deleteSql = "DELETE FROM " + quote(config.table()) + " WHERE "
                 + keyNames().stream().map(name -> quote(name) + " = ?").collect(Collectors.joining(" AND "));
         try {
@@ -88,11 +88,14 @@ final class TableWriter implements AutoCloseable {
         return '"' + identifier.replace("\"", "\"\"") + '"';
     }
 
-    private static String upsertSql(String table, List<Column> columns, List<String> key) {
+    /** An upsert that overwrites the row it meets, unless the table's sink.on-conflict says how to merge. */
+    private static String upsertSql(String table, List<Column> columns, List<String> key, String merge) {
         String names = columns.stream().map(column -> quote(column.name())).collect(Collectors.joining(", "));
         String marks = columns.stream().map(column -> "?").collect(Collectors.joining(", "));
         List<String> updated = columns.stream().map(Column::name).filter(name -> !key.contains(name)).toList();
-        String onConflict = updated.isEmpty()
+        String onConflict = merge != null
+                ? merge
+                : updated.isEmpty()
                 ? "DO NOTHING"
                 : "DO UPDATE SET " + updated.stream().map(name -> quote(name) + " = EXCLUDED." + quote(name)).collect(Collectors.joining(", "));
         return "INSERT INTO " + quote(table) + " (" + names + ") VALUES (" + marks + ") ON CONFLICT ("
@@ -230,14 +233,18 @@ final class TableWriter implements AutoCloseable {
             byte[] payload = config.payloadColumn() >= 0 && values[config.payloadColumn()] != null
                     ? (byte[]) values[config.payloadColumn()]
                     : rowJson(values).getBytes(StandardCharsets.UTF_8);
+            // Kafka's receipt time keys the row (and its day partition); without it, now stands in.
+            Object received = config.receivedColumn() >= 0 ? values[config.receivedColumn()] : null;
             try (PreparedStatement statement = conn.prepareStatement("INSERT INTO " + quote(config.eventsQuarantine())
-                    + " (kafka_partition, kafka_offset, reason, raw_payload, received_at) VALUES (?, ?, ?, ?, now())"
-                    + " ON CONFLICT (kafka_partition, kafka_offset) DO UPDATE SET reason = EXCLUDED.reason,"
-                    + " raw_payload = EXCLUDED.raw_payload, received_at = EXCLUDED.received_at")) {
+                    + " (kafka_partition, kafka_offset, reason, raw_payload, received_at)"
+                    + " VALUES (?, ?, ?, ?, coalesce(?, now()))"
+                    + " ON CONFLICT (kafka_partition, kafka_offset, received_at) DO UPDATE SET reason = EXCLUDED.reason,"
+                    + " raw_payload = EXCLUDED.raw_payload")) {
                 statement.setInt(1, (Integer) values[partition]);
                 statement.setLong(2, (Long) values[offset]);
                 statement.setString(3, reason);
                 statement.setBytes(4, payload);
+                Column.bind(statement, 5, Column.Kind.TIMESTAMP, received);
                 statement.executeUpdate();
             }
             return;
@@ -274,6 +281,9 @@ final class TableWriter implements AutoCloseable {
     }
 
     private static Object render(Object value) {
+        if (value instanceof Object[] array) {
+            return java.util.Arrays.asList(array);
+        }
         return value instanceof byte[] || value == null || value instanceof Number || value instanceof Boolean
                 ? value
                 : value.toString();

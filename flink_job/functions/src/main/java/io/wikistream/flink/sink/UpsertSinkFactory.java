@@ -38,6 +38,12 @@ public final class UpsertSinkFactory implements DynamicTableSinkFactory {
     static final ConfigOption<Integer> ROW_RETRIES = ConfigOptions.key("sink.row-retries").intType().defaultValue(2);
     static final ConfigOption<String> PAYLOAD_COLUMN =
             ConfigOptions.key("quarantine.payload-column").stringType().noDefaultValue();
+    static final ConfigOption<List<String>> CARRIED_COLUMNS =
+            ConfigOptions.key("sink.carried-columns").stringType().asList().defaultValues();
+    static final ConfigOption<String> RECEIVED_COLUMN =
+            ConfigOptions.key("quarantine.received-column").stringType().noDefaultValue();
+    static final ConfigOption<String> ON_CONFLICT =
+            ConfigOptions.key("sink.on-conflict").stringType().noDefaultValue();
     static final ConfigOption<String> EVENTS_QUARANTINE =
             ConfigOptions.key("quarantine.events-table").stringType().defaultValue("rejected_events");
     static final ConfigOption<String> ROWS_QUARANTINE =
@@ -55,8 +61,8 @@ public final class UpsertSinkFactory implements DynamicTableSinkFactory {
 
     @Override
     public Set<ConfigOption<?>> optionalOptions() {
-        return Set.of(MAX_ROWS, INTERVAL, MAX_RETRIES, RETRY_BACKOFF, ROW_RETRIES, PAYLOAD_COLUMN, EVENTS_QUARANTINE,
-                ROWS_QUARANTINE);
+        return Set.of(MAX_ROWS, INTERVAL, MAX_RETRIES, RETRY_BACKOFF, ROW_RETRIES, PAYLOAD_COLUMN, RECEIVED_COLUMN,
+                ON_CONFLICT, CARRIED_COLUMNS, EVENTS_QUARANTINE, ROWS_QUARANTINE);
     }
 
     @Override
@@ -78,19 +84,34 @@ public final class UpsertSinkFactory implements DynamicTableSinkFactory {
         List<Integer> keyPositions = key.stream()
                 .map(name -> columns.stream().filter(c -> c.name().equals(name)).findFirst().orElseThrow().position())
                 .toList();
-        int payload = options.getOptional(PAYLOAD_COLUMN)
-                .map(name -> columns.stream().filter(c -> c.name().equals(name)).findFirst()
-                        .orElseThrow(() -> new IllegalArgumentException("quarantine.payload-column '" + name + "' is not a column"))
-                        .position())
-                .orElse(-1);
-        if (payload >= 0 && columns.get(payload).kind() != Column.Kind.BYTES) {
-            throw new IllegalArgumentException("quarantine.payload-column must be a BYTES column");
-        }
+        List<Integer> carried = options.get(CARRIED_COLUMNS).stream().map(name -> position(columns, CARRIED_COLUMNS, name)).toList();
+        int payload = role(options, PAYLOAD_COLUMN, columns, Column.Kind.BYTES);
+        int received = role(options, RECEIVED_COLUMN, columns, Column.Kind.TIMESTAMP);
         SinkConfig config = new SinkConfig(options.get(URL), options.get(USERNAME), options.get(PASSWORD),
-                options.get(TABLE), List.copyOf(columns), keyPositions, payload, options.get(MAX_ROWS),
+                options.get(TABLE), List.copyOf(columns), keyPositions, carried, payload, received,
+                options.getOptional(ON_CONFLICT).orElse(null), options.get(MAX_ROWS),
                 options.get(INTERVAL).toMillis(), options.get(MAX_RETRIES), options.get(RETRY_BACKOFF).toMillis(),
                 options.get(ROW_RETRIES), options.get(EVENTS_QUARANTINE), options.get(ROWS_QUARANTINE));
         return new TableSink(config);
+    }
+
+    private static int position(List<Column> columns, ConfigOption<?> option, String name) {
+        return columns.stream().filter(c -> c.name().equals(name)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException(option.key() + ": '" + name + "' is not a column"))
+                .position();
+    }
+
+    /** The position of the column an option names for the quarantine, checked for its kind; -1 without one. */
+    private static int role(ReadableConfig options, ConfigOption<String> option, List<Column> columns, Column.Kind kind) {
+        return options.getOptional(option)
+                .map(name -> {
+                    int position = position(columns, option, name);
+                    if (columns.get(position).kind() != kind) {
+                        throw new IllegalArgumentException(option.key() + " must be a " + kind + " column");
+                    }
+                    return position;
+                })
+                .orElse(-1);
     }
 
     private record TableSink(SinkConfig config) implements DynamicTableSink {
