@@ -1,14 +1,16 @@
 """The job's tables and statements: where a Kafka message becomes a row.
 
-  kafka_clicks (raw payload + partition/offset/timestamp)
+  kafka_clicks (raw payload + headers + partition/offset/timestamp)
     -> parsed_clicks      the payload parsed once (JSON_FIELDS, flink_job/functions)
-    -> checked            every message with its reject reason (NULL when valid)
+    -> checked            every message with its reject reason (NULL when valid); valid ticks
+                          (the producer's heartbeats, flink_job/validation.py) only move event time
     -> rejected_events    messages with a reason, with their payload and Kafka position
     -> valid_clicks       typed clicks, event time + watermark
-         -> clicks                      upsert on event_id (replays overwrite)
+         -> clicks                      upsert on (event_id, event_time) (replays overwrite)
 Every sink is wikistream-jdbc (flink_job/functions): a row PostgreSQL refuses goes to
 rejected_events (with its Kafka position and raw bytes) or refused_rows, and the rest lands.
          -> late_events                 clicks behind the watermark (counted, not lost silently)
+         -> on_time_clicks: the others, so every click is in exactly one of late_events and:
          -> clicks_per_minute_article   1-minute event-time windows
          -> clicks_per_minute_referrer
          -> clicks_per_minute_country   lookup join on users (cached)
@@ -19,7 +21,7 @@ rejected_events (with its Kafka position and raw bytes) or refused_rows, and the
 from __future__ import annotations
 
 from flink_job.settings import JobSettings
-from flink_job.validation import field_sql, parse_sql, reject_reason_sql, rowtime_sql, sql_string
+from flink_job.validation import field_sql, is_tick_sql, parse_sql, reject_reason_sql, rowtime_sql, sql_string
 from wikistream.events import INTERNAL_LINK_CLASS, REFERRER_CLASSES
 
 EVENTS_QUARANTINE = "rejected_events"
@@ -81,7 +83,8 @@ CREATE TEMPORARY TABLE kafka_clicks (
     kafka_partition INT METADATA FROM 'partition' VIRTUAL,
     kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
     kafka_ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
-    event_time AS {rowtime_sql(f"({parse_sql(settings.max_event_bytes)})", "kafka_ts")},
+    headers MAP<STRING, BYTES> METADATA FROM 'headers' VIRTUAL,
+    event_time AS {rowtime_sql(f"({parse_sql(settings.max_event_bytes)})", "kafka_ts", "payload", "headers")},
     proc_time AS PROCTIME(),
     WATERMARK FOR event_time AS event_time - INTERVAL '{settings.watermark_delay_s}' SECOND
 ) WITH (
@@ -185,12 +188,12 @@ def _referrer_class_sql() -> str:
 def view_ddls(settings: JobSettings) -> list[str]:
     parsed = f"""
 CREATE TEMPORARY VIEW parsed_clicks AS
-SELECT payload, kafka_partition, kafka_offset, kafka_ts, event_time, proc_time,
-    {parse_sql(settings.max_event_bytes)} AS parsed
+SELECT payload, headers, kafka_partition, kafka_offset, kafka_ts, event_time, proc_time,
+    {is_tick_sql("headers")} AS is_tick, {parse_sql(settings.max_event_bytes)} AS parsed
 FROM kafka_clicks"""
     checked = f"""
 CREATE TEMPORARY VIEW checked AS
-SELECT *, {reject_reason_sql("parsed", "kafka_ts")} AS reject_reason
+SELECT *, {reject_reason_sql("parsed", "kafka_ts", "payload", "headers")} AS reject_reason
 FROM parsed_clicks"""
     typed = f"""
 CREATE TEMPORARY VIEW typed_clicks AS
@@ -204,18 +207,25 @@ SELECT
     {field_sql("parsed", "type")} AS link_type,
     event_time, proc_time, kafka_partition, kafka_offset, kafka_ts, payload
 FROM checked
-WHERE reject_reason IS NULL"""
+WHERE reject_reason IS NULL AND NOT is_tick"""
     valid = f"""
 CREATE TEMPORARY VIEW valid_clicks AS
 SELECT *, {_referrer_class_sql()} AS referrer_class
 FROM typed_clicks"""
+    # The complement of late_events' condition: a click is counted in the windows or listed as late,
+    # judged on the same watermark at the same place, so never both and never neither.
+    on_time = """
+CREATE TEMPORARY VIEW on_time_clicks AS
+SELECT *
+FROM valid_clicks
+WHERE CURRENT_WATERMARK(event_time) IS NULL OR event_time >= CURRENT_WATERMARK(event_time)"""
     enriched = """
 CREATE TEMPORARY VIEW enriched_clicks AS
 SELECT c.event_id, c.event_time, COALESCE(u.country, 'unknown') AS country
-FROM valid_clicks AS c
+FROM on_time_clicks AS c
 LEFT JOIN users_dim FOR SYSTEM_TIME AS OF c.proc_time AS u
 ON c.user_id = u.user_id"""
-    return [parsed, checked, typed, valid, enriched]
+    return [parsed, checked, typed, valid, on_time, enriched]
 
 
 def _per_minute(table: str, source: str, dim_expr: str) -> str:
@@ -246,8 +256,8 @@ INSERT INTO sink_late_events
 SELECT event_id, CAST(event_time AS TIMESTAMP(3)), CAST(CURRENT_WATERMARK(event_time) AS TIMESTAMP(3)), {now}
 FROM valid_clicks
 WHERE event_time < CURRENT_WATERMARK(event_time)""",
-        _per_minute("clicks_per_minute_article", "valid_clicks", "curr"),
-        _per_minute("clicks_per_minute_referrer", "valid_clicks", "referrer_class"),
+        _per_minute("clicks_per_minute_article", "on_time_clicks", "curr"),
+        _per_minute("clicks_per_minute_referrer", "on_time_clicks", "referrer_class"),
         _per_minute("clicks_per_minute_country", "enriched_clicks", "country"),
         """
 INSERT INTO sink_session_stats

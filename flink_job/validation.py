@@ -5,11 +5,17 @@ which checks it against the whole contract of wikistream/events.py: strict UTF-8
 every field present with its kind, and every bound that makes the value storable (lengths,
 characters, allowed values, integer ranges). The one rule left to SQL is relative to the message's
 arrival: an event may not lie too far in the future. Nothing here runs Python per event.
+
+A message with the TICK_HEADER header (wikistream/events.py) is a tick, not a click: the producer's
+heartbeat to every partition. A valid tick only moves event time (the watermark), so the minute
+windows close on schedule even when a partition gets no click; an invalid one is rejected like any
+message. Time comes only from
+valid clicks and valid ticks: anything rejected is stamped at the epoch, which moves no watermark.
 """
 
 from __future__ import annotations
 
-from wikistream.events import EVENT_FIELDS
+from wikistream.events import EVENT_FIELDS, MAX_EVENT_TIME_MS, MIN_EVENT_TIME_MS, TICK_HEADER
 
 PAYLOAD = "payload"
 FUNCTION_NAME = "JSON_FIELDS"
@@ -18,6 +24,14 @@ FUNCTION_CLASS = "io.wikistream.flink.JsonFields"
 # watermark forward for everyone.
 MAX_LEAD = "INTERVAL '5' MINUTE"
 FUTURE_REASON = "out of range: event_time_ms (in the future)"
+TICK_REASONS = {
+    "payload": "tick: carries a payload",
+    "time": "tick: header is not a time in epoch ms",
+    "range": "tick: out of range",
+    "future": "tick: in the future",
+}
+# The rowtime of a message that carries no time of its own: earlier than every watermark.
+NO_TIME = "TO_TIMESTAMP_LTZ(0, 3)"
 
 
 def sql_string(text: str) -> str:
@@ -60,18 +74,42 @@ def _in_the_future(parsed: str, kafka_ts: str) -> str:
     return f"{_payload_time(parsed)} > {kafka_ts} + {MAX_LEAD}"
 
 
-def rowtime_sql(parsed: str, kafka_ts: str) -> str:
-    """The event time to window on: the payload's, when the message passed; else the Kafka record time."""
+def is_tick_sql(headers: str) -> str:
+    return f"{headers}[{sql_string(TICK_HEADER)}] IS NOT NULL"
+
+
+def _tick_ms(headers: str) -> str:
+    return f"TRY_CAST(CAST({headers}[{sql_string(TICK_HEADER)}] AS STRING) AS BIGINT)"
+
+
+def _tick_reason(payload: str, headers: str, kafka_ts: str) -> str:
+    """NULL for a valid tick, else why it is rejected (only meaningful when the message is a tick)."""
+    tick = _tick_ms(headers)
     return (
-        f"CASE WHEN {parsed}.reject_reason IS NULL AND NOT ({_in_the_future(parsed, kafka_ts)})"
-        f" THEN {_payload_time(parsed)} ELSE {kafka_ts} END"
+        f"CASE WHEN {payload} IS NOT NULL AND {payload} <> X'' THEN {sql_string(TICK_REASONS['payload'])}"
+        f" WHEN {tick} IS NULL THEN {sql_string(TICK_REASONS['time'])}"
+        f" WHEN {tick} NOT BETWEEN {MIN_EVENT_TIME_MS} AND {MAX_EVENT_TIME_MS} THEN {sql_string(TICK_REASONS['range'])}"
+        f" WHEN TO_TIMESTAMP_LTZ({tick}, 3) > {kafka_ts} + {MAX_LEAD} THEN {sql_string(TICK_REASONS['future'])}"
+        " ELSE CAST(NULL AS STRING) END"
     )
 
 
-def reject_reason_sql(parsed: str, kafka_ts: str) -> str:
-    """A CASE expression: NULL for a valid click, else the reason it is rejected."""
+def rowtime_sql(parsed: str, kafka_ts: str, payload: str, headers: str) -> str:
+    """The event time to window on: a valid tick's, a valid click's; NO_TIME for anything rejected."""
     return (
-        f"CASE WHEN {parsed}.reject_reason IS NOT NULL THEN {parsed}.reject_reason"
+        f"CASE WHEN {is_tick_sql(headers)} THEN"
+        f" CASE WHEN {_tick_reason(payload, headers, kafka_ts)} IS NULL"
+        f" THEN TO_TIMESTAMP_LTZ({_tick_ms(headers)}, 3) ELSE {NO_TIME} END"
+        f" WHEN {parsed}.reject_reason IS NULL AND NOT ({_in_the_future(parsed, kafka_ts)})"
+        f" THEN {_payload_time(parsed)} ELSE {NO_TIME} END"
+    )
+
+
+def reject_reason_sql(parsed: str, kafka_ts: str, payload: str, headers: str) -> str:
+    """A CASE expression: NULL for a valid click or a valid tick, else the reason it is rejected."""
+    return (
+        f"CASE WHEN {is_tick_sql(headers)} THEN {_tick_reason(payload, headers, kafka_ts)}"
+        f" WHEN {parsed}.reject_reason IS NOT NULL THEN {parsed}.reject_reason"
         f" WHEN {_in_the_future(parsed, kafka_ts)} THEN {sql_string(FUTURE_REASON)}"
         " ELSE CAST(NULL AS STRING) END"
     )

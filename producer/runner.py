@@ -15,6 +15,9 @@ from producer.sinks import ReaderGone, Sink
 
 log = logging.getLogger(__name__)
 FELL_BEHIND = "fell %.1f s behind the wall clock: the rate is not sustainable here"
+# Seconds between two ticks (wikistream/events.py TICK_HEADER) of a paced run: how late a minute
+# window may close for a partition that gets no click.
+TICK_INTERVAL_S = 1.0
 
 
 @dataclass
@@ -60,11 +63,13 @@ def run_stream(
 
     A resumed run (producer/journal.py) first regenerates, unpaced, the events from its checkpoint
     on, skipping those already_delivered; once past them it moves its event times to now, then holds
-    to the wall clock (pacer) like a new run.
+    to the wall clock (pacer) like a new run, and ticks every TICK_INTERVAL_S. Not before: a tick
+    stamped after events the resumed run has still to send again would make them late.
     """
     sent = 0
     waiting = set(already_delivered)
     paced: Pacer | None = None
+    last_tick = 0.0
     while not stop.is_set() and (total is None or simulator.emitted < total):
         if journal is not None:
             journal.before_step(simulator)
@@ -92,5 +97,8 @@ def run_stream(
             log.info("stdout was closed by its reader: stopping")
             break
         sent += len(events)
+        if paced is not None and time.monotonic() - last_tick >= TICK_INTERVAL_S:
+            sink.tick(simulator.low_watermark_ms)
+            last_tick = time.monotonic()
         stats.maybe_log(sent, sink, simulator)
     return sent

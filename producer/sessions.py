@@ -142,6 +142,14 @@ class ClickSimulator:
         return self.origin_ms + round(self._clock * 1000)
 
     @property
+    def low_watermark_ms(self) -> int:
+        """No click this simulator emits from now on has an earlier event time: a tick may say so.
+
+        The clock's, or the earliest pending click's when a full quota left it behind the clock."""
+        earliest = min(self._clock, self._pending[0][0]) if self._pending else self._clock
+        return self.origin_ms + round(earliest * 1000)
+
+    @property
     def open_sessions(self) -> int:
         return len(self._pending)
 

@@ -18,7 +18,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from producer.errors import ProducerError
 from producer.settings import KafkaClient
-from wikistream.events import ClickEvent
+from wikistream.events import TICK_HEADER, ClickEvent
 
 log = logging.getLogger(__name__)
 # Batching of the Kafka producer: a batch waits at most LINGER_MS for more records, up to BATCH_BYTES.
@@ -44,6 +44,9 @@ OnDelivered = Callable[[int, int], None]
 
 class Sink(Protocol):
     def send(self, events: Sequence[ClickEvent], on_delivered: OnDelivered | None = None) -> None: ...
+
+    def tick(self, time_ms: int) -> None:
+        """Tell every partition no later click of this producer has an earlier event time than time_ms."""
 
     @property
     def errors(self) -> int: ...
@@ -71,6 +74,9 @@ class StdoutSink:
             # Later writes (and the interpreter's final flush) go nowhere instead of failing again.
             os.dup2(os.open(os.devnull, os.O_WRONLY), self.stream.fileno())
             raise ReaderGone from None
+
+    def tick(self, time_ms: int) -> None:
+        """Ticks are for the job's event time; a reader of JSON lines has no use for them."""
 
     @property
     def errors(self) -> int:
@@ -138,6 +144,15 @@ class _KafkaSinkBase:
         self._sent = 0
         self._acked = 0
         self._failed = 0
+        # Ticks sent and not yet answered: none is sent while some are, so an outage queues no ticks.
+        self._ticks_in_flight = 0
+
+    @staticmethod
+    def _tick_headers(time_ms: int) -> list[tuple[str, str | bytes | None]]:
+        return [(TICK_HEADER, str(time_ms).encode())]
+
+    def _tick_done(self, *_: object) -> None:
+        self._ticks_in_flight -= 1
 
     def _delivery_failed(self, error: object) -> None:
         self._failed += 1
@@ -167,7 +182,7 @@ class KafkaSink(_KafkaSinkBase):
             )
         self.producer = self._connect(bootstrap_servers, connect_attempts)
         try:
-            self.producer.partitions_for(topic)
+            self.partitions = sorted(self.producer.partitions_for(topic))
         except KafkaTimeoutError as error:
             self.producer.close(timeout=5)
             raise _missing_topic(topic, bootstrap_servers, error) from error
@@ -211,6 +226,14 @@ class KafkaSink(_KafkaSinkBase):
         except KafkaTimeoutError as error:
             raise SinkError(f"Kafka stopped accepting events: {error}") from error
 
+    def tick(self, time_ms: int) -> None:
+        if self._ticks_in_flight:
+            return
+        for partition in self.partitions:
+            future = self.producer.send(self.topic, value=b"", partition=partition, headers=self._tick_headers(time_ms))
+            self._ticks_in_flight += 1
+            future.add_both(self._tick_done)
+
     def close(self) -> None:
         try:
             self.producer.flush(timeout=self.flush_timeout_s)
@@ -252,6 +275,7 @@ class ConfluentKafkaSink(_KafkaSinkBase):
         found = metadata.topics.get(topic)
         if found is None or found.error is not None:
             raise _missing_topic(topic, bootstrap_servers, found.error if found else "no metadata")
+        self.partitions = sorted(found.partitions)
 
     def send(self, events: Sequence[ClickEvent], on_delivered: OnDelivered | None = None) -> None:
         def report(error: confluent_kafka.KafkaError | None, message: confluent_kafka.Message) -> None:
@@ -288,6 +312,15 @@ class ConfluentKafkaSink(_KafkaSinkBase):
                 if time.monotonic() > deadline:
                     raise SinkError(f"Kafka stopped accepting events: queue full for {SEND_BLOCK_S} s") from None
                 self.producer.poll(0.05)
+
+    def tick(self, time_ms: int) -> None:
+        if self._ticks_in_flight:
+            return
+        for partition in self.partitions:
+            self._ticks_in_flight += 1
+            self.producer.produce(
+                self.topic, b"", partition=partition, headers=self._tick_headers(time_ms), on_delivery=self._tick_done
+            )
 
     def close(self) -> None:
         left = self.producer.flush(self.flush_timeout_s)

@@ -32,6 +32,11 @@ MIN_EVENT_TIME_MS = 979_516_800_000
 MAX_EVENT_TIME_MS = 253_402_300_799_999
 # PostgreSQL's integer.
 INT32_MAX = 2**31 - 1
+# A Kafka header that makes a message a tick, not a click: the producer's heartbeat to every
+# partition, its value the event time (epoch ms, ASCII digits) before which the producer sends
+# that partition no more clicks. The job lets valid ticks move event time and keeps nothing else
+# of them (flink_job/validation.py); the payload of a tick is empty.
+TICK_HEADER = "wikistream-tick"
 
 
 @dataclass(frozen=True)

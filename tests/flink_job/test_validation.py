@@ -13,10 +13,10 @@ import time
 import pytest
 
 from flink_job.settings import JobSettings
-from flink_job.validation import field_sql, function_ddl, parse_sql, reject_reason_sql, rowtime_sql
+from flink_job.validation import TICK_REASONS, field_sql, function_ddl, parse_sql, reject_reason_sql, rowtime_sql
 from tests.fuzz.corpus import Corpus
 from tests.fuzz.oracle import judge
-from wikistream.events import EVENT_FIELDS, INT32_MAX, MAX_EVENT_TIME_MS, MIN_EVENT_TIME_MS
+from wikistream.events import EVENT_FIELDS, INT32_MAX, MAX_EVENT_TIME_MS, MIN_EVENT_TIME_MS, TICK_HEADER
 
 pytestmark = pytest.mark.slow
 
@@ -83,6 +83,26 @@ CASES: list[tuple[bytes, str | None]] = [
 ]
 
 
+def _tick(value: bytes) -> dict[str, bytearray]:
+    return {TICK_HEADER: bytearray(value)}
+
+
+# (payload, headers, reason, rowtime ms): a valid tick is neither a click nor rejected, and only a
+# valid tick or click carries a time; anything rejected is stamped at the epoch.
+TICK_CASES: list[tuple[bytes, dict[str, bytearray], str | None, int]] = [
+    (b"", _tick(str(KAFKA_TS_MS - 500).encode()), None, KAFKA_TS_MS - 500),
+    (b"", _tick(str(KAFKA_TS_MS + 60_000).encode()), None, KAFKA_TS_MS + 60_000),
+    (_with(), _tick(str(KAFKA_TS_MS).encode()), TICK_REASONS["payload"], 0),
+    (b"", _tick(b"soon"), TICK_REASONS["time"], 0),
+    (b"", _tick(b"\xff\xfe"), TICK_REASONS["time"], 0),
+    (b"", _tick(b""), TICK_REASONS["time"], 0),
+    (b"", _tick(str(MIN_EVENT_TIME_MS - 1).encode()), TICK_REASONS["range"], 0),
+    (b"", _tick(str(KAFKA_TS_MS + 3_600_000).encode()), TICK_REASONS["future"], 0),
+    # Other headers change nothing: a click with them is a click.
+    (_with(), {"trace-id": bytearray(b"abc")}, None, GOOD["event_time_ms"]),
+]
+
+
 @pytest.fixture(scope="module")
 def t_env():
     from pyflink.table import EnvironmentSettings, TableEnvironment
@@ -95,11 +115,12 @@ def t_env():
     return env
 
 
-def _judged_by_the_job(t_env, messages: list[tuple[bytes, int]]) -> dict[int, tuple]:
-    """{index: (reason, rowtime ms, field values...)} for each (payload, Kafka record time ms)."""
+def _judged_by_the_job(t_env, messages: list[tuple[bytes, int]], headers: list[dict] | None = None) -> dict[int, tuple]:
+    """{index: (reason, rowtime, field values...)} for each (payload, Kafka record time ms), with headers."""
     from pyflink.table import DataTypes
 
-    rows = [(i, bytearray(payload), ts) for i, (payload, ts) in enumerate(messages)]
+    headers = headers or [{} for _ in messages]
+    rows = [(i, bytearray(payload), ts, headers[i]) for i, (payload, ts) in enumerate(messages)]
     source = t_env.from_elements(
         rows,
         DataTypes.ROW(
@@ -107,6 +128,7 @@ def _judged_by_the_job(t_env, messages: list[tuple[bytes, int]]) -> dict[int, tu
                 DataTypes.FIELD("id", DataTypes.INT()),
                 DataTypes.FIELD("payload", DataTypes.BYTES()),
                 DataTypes.FIELD("ts", DataTypes.BIGINT()),
+                DataTypes.FIELD("headers", DataTypes.MAP(DataTypes.STRING(), DataTypes.BYTES())),
             ]
         ),
     )
@@ -114,11 +136,11 @@ def _judged_by_the_job(t_env, messages: list[tuple[bytes, int]]) -> dict[int, tu
     t_env.create_temporary_view(view, source)
     fields = ", ".join(field_sql("parsed", spec.name) for spec in EVENT_FIELDS)
     query = f"""
-        SELECT id, {reject_reason_sql("parsed", "kafka_ts")} AS reason,
-               CAST({rowtime_sql("parsed", "kafka_ts")} AS TIMESTAMP(3)) AS rowtime, {fields}
+        SELECT id, {reject_reason_sql("parsed", "kafka_ts", "payload", "headers")} AS reason,
+               CAST({rowtime_sql("parsed", "kafka_ts", "payload", "headers")} AS TIMESTAMP(3)) AS rowtime, {fields}
         FROM (
-            SELECT id, kafka_ts, {parse_sql(16384)} AS parsed
-            FROM (SELECT id, payload, TO_TIMESTAMP_LTZ(ts, 3) AS kafka_ts FROM {view})
+            SELECT id, kafka_ts, payload, headers, {parse_sql(16384)} AS parsed
+            FROM (SELECT id, payload, headers, TO_TIMESTAMP_LTZ(ts, 3) AS kafka_ts FROM {view})
         )
     """
     with t_env.execute_sql(query).collect() as results:
@@ -128,10 +150,19 @@ def _judged_by_the_job(t_env, messages: list[tuple[bytes, int]]) -> dict[int, tu
 def test_every_malformed_kind_gets_its_reason_and_valid_events_pass(t_env) -> None:
     got = _judged_by_the_job(t_env, [(payload, KAFKA_TS_MS) for payload, _ in CASES])
     assert {i: got[i][0] for i in got} == {i: reason for i, (_, reason) in enumerate(CASES)}
-    # A valid payload's time is the event time; a rejected one falls back to the Kafka time.
+    # A valid payload's time is the event time; a rejected one carries none (the epoch moves no watermark).
     valid_time, future_time = got[0][1], got[CASES.index(next(c for c in CASES if "future" in str(c[1])))][1]
     assert int(valid_time.timestamp() * 1000) == GOOD["event_time_ms"]
-    assert int(future_time.timestamp() * 1000) == KAFKA_TS_MS
+    assert int(future_time.timestamp() * 1000) == 0
+
+
+def test_a_valid_tick_carries_only_its_time_and_an_invalid_one_is_rejected(t_env) -> None:
+    got = _judged_by_the_job(
+        t_env, [(payload, KAFKA_TS_MS) for payload, *_ in TICK_CASES], [headers for _, headers, *_ in TICK_CASES]
+    )
+    assert {i: (got[i][0], int(got[i][1].timestamp() * 1000)) for i in got} == {
+        i: (reason, rowtime) for i, (_, _, reason, rowtime) in enumerate(TICK_CASES)
+    }
 
 
 def test_the_job_agrees_with_the_contract_on_a_fuzzed_corpus(t_env) -> None:

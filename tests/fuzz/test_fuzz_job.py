@@ -4,8 +4,10 @@ The corpus (tests/fuzz/corpus.py) mixes arbitrary bytes, arbitrary JSON and vali
 thing changed, interleaved with valid events. Each message's Kafka position must end in exactly one
 of clicks and rejected_events: a click with exactly the fields the payload holds (the contract's
 oracle, tests/fuzz/oracle.py, says which messages are valid), or a rejection with the oracle's
-reason and the exact bytes sent. Two valid messages that carry the same event_id are one click
-(the newer overwrites): the row must then be one of them.
+reason and the exact bytes sent. A click's key is its event_id and event time (the partition column
+is part of every key, sql/002_tables.sql): two valid messages with the same key are one click (the
+newer overwrites), and the row must then be one of them; the same event_id at another time is
+another click, as the minute windows count it.
 """
 
 from __future__ import annotations
@@ -77,13 +79,13 @@ def test_fuzzed_messages_never_restart_the_job_and_every_offset_is_accounted_for
     # The job judges "in the future" against the record time Kafka stored: the broker's clock.
     verdicts = {(p, o): judge(m.payload, stamp) for (p, o, stamp), m in zip(sent, messages, strict=True)}
     valid = {position for position, verdict in verdicts.items() if verdict.reason is None}
-    by_event_id: dict[str, set[tuple[int, int]]] = defaultdict(set)
+    by_key: dict[tuple[str, int], set[tuple[int, int]]] = defaultdict(set)
     for position in valid:
         fields = verdicts[position].fields
         assert fields is not None
-        by_event_id[str(fields["event_id"])].add(position)
-    # Each event id lands once; the rows to expect are one per id, all rejections.
-    expected = len(by_event_id) + len(positions) - len(valid)
+        by_key[(str(fields["event_id"]), int(fields["event_time_ms"]))].add(position)
+    # Each key lands once; the rows to expect are one per key, all rejections.
+    expected = len(by_key) + len(positions) - len(valid)
 
     deadline = time.monotonic() + DEADLINE_S
     while True:
@@ -94,10 +96,12 @@ def test_fuzzed_messages_never_restart_the_job_and_every_offset_is_accounted_for
 
     assert not set(clicks) & set(rejected), "an offset is in both clicks and rejected_events"
     problems = []
-    for event_id, candidates in by_event_id.items():
+    for (event_id, event_time), candidates in by_key.items():
         rows = [position for position in candidates if position in clicks]
         if len(rows) != 1:
-            problems.append(f"event {event_id[:40]!r}: {len(rows)} click rows for {len(candidates)} messages")
+            problems.append(
+                f"event {event_id[:40]!r} at {event_time}: {len(rows)} click rows for {len(candidates)} messages"
+            )
             continue
         fields = verdicts[rows[0]].fields or {}
         wanted = tuple(fields[spec.name] for spec in EVENT_FIELDS)

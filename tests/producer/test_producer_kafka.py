@@ -12,6 +12,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.partitioner.default import murmur2
 
 from producer.settings import KafkaClient
+from wikistream.events import TICK_HEADER
 
 LOG_APPEND_TIME = 1
 
@@ -59,7 +60,10 @@ def test_run_sends_exactly_total_events_keyed_and_timestamped(
     assert run_producer("seed-users", "--count", "50", "--source", "offline", env=env).returncode == 0
     result = run_producer("run", "--total", "1500", "--rate", "1000", "--seed", "8", "--client", client, env=env)
     assert result.returncode == 0, result.stderr
-    records = _consume_all(kafka_bootstrap, topic)
+    everything = _consume_all(kafka_bootstrap, topic)
+    ticks = [record for record in everything if record.headers]
+    records = [record for record in everything if not record.headers]
+    _check_ticks(ticks, records)
     assert len(records) == 1500
     events = [json.loads(record.value) for record in records]
     assert len({event["event_id"] for event in events}) == 1500
@@ -73,6 +77,20 @@ def test_run_sends_exactly_total_events_keyed_and_timestamped(
         # The broker stamps every record with its own clock (LogAppendTime), never before the event.
         assert record.timestamp_type == LOG_APPEND_TIME and record.timestamp >= event["event_time_ms"] - 1_000
     assert "errors 0, in flight 0" in result.stderr.decode()
+
+
+def _check_ticks(ticks: list, records: list) -> None:
+    """Every partition is ticked, a tick is empty, and no click after a tick on its partition is older."""
+    assert {tick.partition for tick in ticks} == {0, 1}, "a paced run ticks every partition"
+    for tick in ticks:
+        assert tick.value == b"" and [name for name, _ in tick.headers] == [TICK_HEADER]
+        tick_ms = int(dict(tick.headers)[TICK_HEADER])
+        later = [
+            json.loads(r.value)["event_time_ms"]
+            for r in records
+            if r.partition == tick.partition and r.offset > tick.offset
+        ]
+        assert all(event_time >= tick_ms for event_time in later), "a click after a tick is older than it"
 
 
 @pytest.mark.parametrize("client", list(KafkaClient))

@@ -5,7 +5,8 @@ CREATE TEMPORARY TABLE kafka_clicks (
     kafka_partition INT METADATA FROM 'partition' VIRTUAL,
     kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
     kafka_ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
-    event_time AS CASE WHEN (JSON_FIELDS(payload, 'event_id:string:64,user_id:string:64,session_id:string:64,seq:integer:1:2147483647,prev:string:512,curr:string:512,type:string:16:link|external|other,event_time_ms:integer:979516800000:253402300799999', 16384)).reject_reason IS NULL AND NOT (TO_TIMESTAMP_LTZ(CAST((JSON_FIELDS(payload, 'event_id:string:64,user_id:string:64,session_id:string:64,seq:integer:1:2147483647,prev:string:512,curr:string:512,type:string:16:link|external|other,event_time_ms:integer:979516800000:253402300799999', 16384)).fields[8] AS BIGINT), 3) > kafka_ts + INTERVAL '5' MINUTE) THEN TO_TIMESTAMP_LTZ(CAST((JSON_FIELDS(payload, 'event_id:string:64,user_id:string:64,session_id:string:64,seq:integer:1:2147483647,prev:string:512,curr:string:512,type:string:16:link|external|other,event_time_ms:integer:979516800000:253402300799999', 16384)).fields[8] AS BIGINT), 3) ELSE kafka_ts END,
+    headers MAP<STRING, BYTES> METADATA FROM 'headers' VIRTUAL,
+    event_time AS CASE WHEN headers['wikistream-tick'] IS NOT NULL THEN CASE WHEN CASE WHEN payload IS NOT NULL AND payload <> X'' THEN 'tick: carries a payload' WHEN TRY_CAST(CAST(headers['wikistream-tick'] AS STRING) AS BIGINT) IS NULL THEN 'tick: header is not a time in epoch ms' WHEN TRY_CAST(CAST(headers['wikistream-tick'] AS STRING) AS BIGINT) NOT BETWEEN 979516800000 AND 253402300799999 THEN 'tick: out of range' WHEN TO_TIMESTAMP_LTZ(TRY_CAST(CAST(headers['wikistream-tick'] AS STRING) AS BIGINT), 3) > kafka_ts + INTERVAL '5' MINUTE THEN 'tick: in the future' ELSE CAST(NULL AS STRING) END IS NULL THEN TO_TIMESTAMP_LTZ(TRY_CAST(CAST(headers['wikistream-tick'] AS STRING) AS BIGINT), 3) ELSE TO_TIMESTAMP_LTZ(0, 3) END WHEN (JSON_FIELDS(payload, 'event_id:string:64,user_id:string:64,session_id:string:64,seq:integer:1:2147483647,prev:string:512,curr:string:512,type:string:16:link|external|other,event_time_ms:integer:979516800000:253402300799999', 16384)).reject_reason IS NULL AND NOT (TO_TIMESTAMP_LTZ(CAST((JSON_FIELDS(payload, 'event_id:string:64,user_id:string:64,session_id:string:64,seq:integer:1:2147483647,prev:string:512,curr:string:512,type:string:16:link|external|other,event_time_ms:integer:979516800000:253402300799999', 16384)).fields[8] AS BIGINT), 3) > kafka_ts + INTERVAL '5' MINUTE) THEN TO_TIMESTAMP_LTZ(CAST((JSON_FIELDS(payload, 'event_id:string:64,user_id:string:64,session_id:string:64,seq:integer:1:2147483647,prev:string:512,curr:string:512,type:string:16:link|external|other,event_time_ms:integer:979516800000:253402300799999', 16384)).fields[8] AS BIGINT), 3) ELSE TO_TIMESTAMP_LTZ(0, 3) END,
     proc_time AS PROCTIME(),
     WATERMARK FOR event_time AS event_time - INTERVAL '5' SECOND
 ) WITH (
@@ -168,12 +169,12 @@ CREATE TEMPORARY TABLE sink_session_stats (
 );
 
 CREATE TEMPORARY VIEW parsed_clicks AS
-SELECT payload, kafka_partition, kafka_offset, kafka_ts, event_time, proc_time,
-    JSON_FIELDS(payload, 'event_id:string:64,user_id:string:64,session_id:string:64,seq:integer:1:2147483647,prev:string:512,curr:string:512,type:string:16:link|external|other,event_time_ms:integer:979516800000:253402300799999', 16384) AS parsed
+SELECT payload, headers, kafka_partition, kafka_offset, kafka_ts, event_time, proc_time,
+    headers['wikistream-tick'] IS NOT NULL AS is_tick, JSON_FIELDS(payload, 'event_id:string:64,user_id:string:64,session_id:string:64,seq:integer:1:2147483647,prev:string:512,curr:string:512,type:string:16:link|external|other,event_time_ms:integer:979516800000:253402300799999', 16384) AS parsed
 FROM kafka_clicks;
 
 CREATE TEMPORARY VIEW checked AS
-SELECT *, CASE WHEN parsed.reject_reason IS NOT NULL THEN parsed.reject_reason WHEN TO_TIMESTAMP_LTZ(CAST(parsed.fields[8] AS BIGINT), 3) > kafka_ts + INTERVAL '5' MINUTE THEN 'out of range: event_time_ms (in the future)' ELSE CAST(NULL AS STRING) END AS reject_reason
+SELECT *, CASE WHEN headers['wikistream-tick'] IS NOT NULL THEN CASE WHEN payload IS NOT NULL AND payload <> X'' THEN 'tick: carries a payload' WHEN TRY_CAST(CAST(headers['wikistream-tick'] AS STRING) AS BIGINT) IS NULL THEN 'tick: header is not a time in epoch ms' WHEN TRY_CAST(CAST(headers['wikistream-tick'] AS STRING) AS BIGINT) NOT BETWEEN 979516800000 AND 253402300799999 THEN 'tick: out of range' WHEN TO_TIMESTAMP_LTZ(TRY_CAST(CAST(headers['wikistream-tick'] AS STRING) AS BIGINT), 3) > kafka_ts + INTERVAL '5' MINUTE THEN 'tick: in the future' ELSE CAST(NULL AS STRING) END WHEN parsed.reject_reason IS NOT NULL THEN parsed.reject_reason WHEN TO_TIMESTAMP_LTZ(CAST(parsed.fields[8] AS BIGINT), 3) > kafka_ts + INTERVAL '5' MINUTE THEN 'out of range: event_time_ms (in the future)' ELSE CAST(NULL AS STRING) END AS reject_reason
 FROM parsed_clicks;
 
 CREATE TEMPORARY VIEW typed_clicks AS
@@ -187,15 +188,20 @@ SELECT
     parsed.fields[7] AS link_type,
     event_time, proc_time, kafka_partition, kafka_offset, kafka_ts, payload
 FROM checked
-WHERE reject_reason IS NULL;
+WHERE reject_reason IS NULL AND NOT is_tick;
 
 CREATE TEMPORARY VIEW valid_clicks AS
 SELECT *, CASE WHEN `prev` = 'other-search' THEN 'search' WHEN `prev` = 'other-external' THEN 'external site' WHEN `prev` = 'other-internal' THEN 'other Wikimedia project' WHEN `prev` = 'other-empty' THEN 'no referrer' WHEN `prev` = 'other-other' THEN 'other' WHEN link_type = 'link' THEN 'internal link' ELSE 'other' END AS referrer_class
 FROM typed_clicks;
 
+CREATE TEMPORARY VIEW on_time_clicks AS
+SELECT *
+FROM valid_clicks
+WHERE CURRENT_WATERMARK(event_time) IS NULL OR event_time >= CURRENT_WATERMARK(event_time);
+
 CREATE TEMPORARY VIEW enriched_clicks AS
 SELECT c.event_id, c.event_time, COALESCE(u.country, 'unknown') AS country
-FROM valid_clicks AS c
+FROM on_time_clicks AS c
 LEFT JOIN users_dim FOR SYSTEM_TIME AS OF c.proc_time AS u
 ON c.user_id = u.user_id;
 
@@ -216,12 +222,12 @@ WHERE event_time < CURRENT_WATERMARK(event_time);
 
 INSERT INTO sink_clicks_per_minute_article
 SELECT window_start, curr, COUNT(*)
-FROM TABLE(TUMBLE(TABLE valid_clicks, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
+FROM TABLE(TUMBLE(TABLE on_time_clicks, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
 GROUP BY window_start, window_end, curr;
 
 INSERT INTO sink_clicks_per_minute_referrer
 SELECT window_start, referrer_class, COUNT(*)
-FROM TABLE(TUMBLE(TABLE valid_clicks, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
+FROM TABLE(TUMBLE(TABLE on_time_clicks, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
 GROUP BY window_start, window_end, referrer_class;
 
 INSERT INTO sink_clicks_per_minute_country
