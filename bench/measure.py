@@ -19,7 +19,7 @@ import orjson
 import psycopg2
 from kafka import KafkaProducer
 
-from producer.settings import KafkaClient
+from producer.settings import KafkaClient, ProducerSettings
 from producer.sinks import ConfluentKafkaSink, KafkaSink
 from stack.embedded import EmbeddedStack
 from wikistream.postgres import ADMIN_USER, libpq_dsn, single_row
@@ -161,7 +161,7 @@ def kafka_python_rate(stack: EmbeddedStack, topic: str, events: list[bytes]) -> 
     """The design card's client with the producer's settings (keyed, acks=all, idempotent), transport only."""
     stack.kafka.ensure_topic(topic, stack.settings.kafka_topic_partitions)
     records = _keyed(events)
-    sink = KafkaSink(stack.kafka.bootstrap, topic, connect_attempts=3)
+    sink = KafkaSink(stack.kafka.bootstrap, topic, 3, ProducerSettings().delivery_timeout_s)
     return _kafka_python_send_rate(sink.producer, topic, records)
 
 
@@ -170,7 +170,7 @@ def confluent_kafka_rate(stack: EmbeddedStack, topic: str, events: list[bytes]) 
     stack.kafka.ensure_topic(topic, stack.settings.kafka_topic_partitions)
     records = _keyed(events)
     failures: list[object] = []
-    sink = ConfluentKafkaSink(stack.kafka.bootstrap, topic, connect_attempts=3)
+    sink = ConfluentKafkaSink(stack.kafka.bootstrap, topic, 3, ProducerSettings().delivery_timeout_s)
 
     def delivered(error: object, _message: object) -> None:
         if error is not None:

@@ -24,7 +24,7 @@ from producer.journal import Journal, JournalWriter, delivered_after
 from producer.model import DEFAULT_CONTINUE_CAP, ClickstreamModel, build_model, load_model
 from producer.pacing import Pacer
 from producer.randomuser import RandomUserClient
-from producer.runner import StatsLine, run_stream
+from producer.runner import DeliveryFailed, StatsLine, run_stream
 from producer.sessions import STEP_S, ClickSimulator, SimulationConfig
 from producer.settings import KafkaClient, ProducerSettings
 from producer.sinks import Sink, StdoutSink, kafka_sink
@@ -36,6 +36,8 @@ from producer.users import DEFAULT_USERS_SEED, user_identities
 log = logging.getLogger("producer")
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
 DEFAULT_RATE = 50.0
+# Seconds between two attempts to resume a run whose deliveries failed, while Kafka does not answer.
+RECOVERY_RETRY_S = 5.0
 
 
 @contextlib.contextmanager
@@ -101,7 +103,13 @@ def _open_sink_and_users(
         identities = user_identities(settings.users_count, DEFAULT_USERS_SEED)
         log.info("dry run: %d offline users, JSON lines to stdout", len(identities))
         return StdoutSink(sys.stdout.buffer), [(user.user_id, user.activity) for user in identities]
-    sink = kafka_sink(client, settings.kafka_bootstrap_servers, settings.kafka_topic, settings.kafka_connect_attempts)
+    sink = kafka_sink(
+        client,
+        settings.kafka_bootstrap_servers,
+        settings.kafka_topic,
+        settings.kafka_connect_attempts,
+        settings.delivery_timeout_s,
+    )
     try:
         conn = connect(settings.postgres_dsn, settings.postgres_target)
         try:
@@ -167,20 +175,33 @@ def run(
         simulator = ClickSimulator(model, users, config, seed, origin_ms)
         paced = pace if pace is not None else not dry_run
         writer, delivered = None, frozenset[str]()
+        params = _run_params(rate, speedup, total, model, users)
         if journal is not None and not dry_run:
-            writer, delivered = _resume(
-                Journal(journal), simulator, settings, _run_params(rate, speedup, total, model, users)
-            )
+            writer, delivered = _resume(Journal(journal), simulator, settings, params)
         stats = StatsLine()
         sent = 0
         # Installed only now: a Ctrl-C during a model build or a connection retry still interrupts at once.
         stop = _stop_on_signals()
-        try:
-            sent = run_stream(
-                simulator, sink, total, (lambda: Pacer(STEP_S)) if paced else None, stop, stats, writer, delivered
-            )
-        finally:
-            sink.close()
+        pacer = (lambda: Pacer(STEP_S)) if paced else None
+        while True:
+            try:
+                sent += run_stream(
+                    simulator, sink, total, pacer, stop, stats, writer, delivered, settings.max_in_flight
+                )
+                break
+            except DeliveryFailed as failure:
+                assert journal is not None  # only a journaled run raises it
+                # The journal's checkpoint lies before every event not acknowledged: back to it, with a
+                # new client (a new idempotent session), skipping what Kafka holds. No restart needed.
+                log.warning("RECOVERING run %s: %s; resending from the journal's checkpoint", simulator.run_id, failure)
+                sink.abandon()
+                recovered = _recover(
+                    Journal(journal), simulator, settings, client or settings.kafka_client, params, stop
+                )
+                if recovered is None:
+                    return
+                sink, writer, delivered = recovered
+        sink.close()
         if writer is not None:
             # Everything is acknowledged now (or failed, and is sent again by the next run).
             writer.before_step(simulator, force=True)
@@ -223,6 +244,39 @@ def _resume(
         len(delivered),
     )
     return JournalWriter(journal, params, checkpoint.offsets), frozenset(delivered)
+
+
+def _recover(
+    journal: Journal,
+    simulator: ClickSimulator,
+    settings: ProducerSettings,
+    client: KafkaClient,
+    params: dict[str, object],
+    stop: threading.Event,
+) -> tuple[Sink, JournalWriter, frozenset[str]] | None:
+    """A new client and the run resumed from its journal, retried every RECOVERY_RETRY_S until Kafka
+    answers (it may still be down); None when asked to stop meanwhile."""
+    while not stop.is_set():
+        try:
+            sink = kafka_sink(
+                client,
+                settings.kafka_bootstrap_servers,
+                settings.kafka_topic,
+                settings.kafka_connect_attempts,
+                settings.delivery_timeout_s,
+            )
+        except ProducerError as error:
+            log.warning("recovery waits for Kafka (next try in %.0f s): %s", RECOVERY_RETRY_S, error)
+            stop.wait(RECOVERY_RETRY_S)
+            continue
+        try:
+            writer, delivered = _resume(journal, simulator, settings, params)
+            return sink, writer, delivered
+        except ProducerError as error:
+            sink.close()
+            log.warning("recovery waits for Kafka (next try in %.0f s): %s", RECOVERY_RETRY_S, error)
+            stop.wait(RECOVERY_RETRY_S)
+    return None
 
 
 @app.command()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -96,7 +97,8 @@ class JournalWriter:
         # _Step entries, and SimulatorState marks: a mark is saved when every step before it is done.
         self._queue: deque[_Step | SimulatorState] = deque()
         self._offsets = dict(offsets)
-        self._last_mark = time.monotonic()
+        # The first step is marked at once: a run is resumable from its very start.
+        self._last_mark = -math.inf
 
     def before_step(self, simulator: ClickSimulator, force: bool = False) -> None:
         """At a step boundary: now and then, a mark of the simulator's state; saves what is complete."""

@@ -18,6 +18,11 @@ FELL_BEHIND = "fell %.1f s behind the wall clock: the rate is not sustainable he
 # Seconds between two ticks (wikistream/events.py TICK_HEADER) of a paced run: how late a minute
 # window may close for a partition that gets no click.
 TICK_INTERVAL_S = 1.0
+WAITING = "Kafka has not acknowledged %d events for %.0f s: waiting before sending more (backpressure)"
+
+
+class DeliveryFailed(Exception):
+    """Kafka refused some events for good (a journaled run sends them again: producer/cli.py)."""
 
 
 @dataclass
@@ -58,6 +63,7 @@ def run_stream(
     stats: StatsLine,
     journal: JournalWriter | None = None,
     already_delivered: frozenset[str] = frozenset(),
+    max_in_flight: int = 20_000,
 ) -> int:
     """Send until the run holds total events (exactly) or until stop is set; returns the events sent now.
 
@@ -65,12 +71,20 @@ def run_stream(
     on, skipping those already_delivered; once past them it moves its event times to now, then holds
     to the wall clock (pacer) like a new run, and ticks every TICK_INTERVAL_S. Not before: a tick
     stamped after events the resumed run has still to send again would make them late.
+
+    At most max_in_flight events wait for Kafka's acknowledgement: past that the run waits (Kafka
+    down or slow), so memory stays bounded; the pacer then gives up the time lost. With a journal,
+    a delivery that failed for good raises DeliveryFailed, so the run can send it again from the
+    journal (without one, failures are counted in sink.errors).
     """
     sent = 0
     waiting = set(already_delivered)
     paced: Pacer | None = None
     last_tick = 0.0
     while not stop.is_set() and (total is None or simulator.emitted < total):
+        _wait_for_room(sink, max_in_flight, stop, fail_fast=journal is not None)
+        if journal is not None and sink.errors:
+            raise DeliveryFailed(f"{sink.errors} events were not delivered")
         if journal is not None:
             journal.before_step(simulator)
         if pacer is not None and paced is None and not waiting:
@@ -102,3 +116,13 @@ def run_stream(
             last_tick = time.monotonic()
         stats.maybe_log(sent, sink, simulator)
     return sent
+
+
+def _wait_for_room(sink: Sink, limit: int, stop: threading.Event, fail_fast: bool) -> None:
+    """Until fewer than limit events are in flight (or stop, or a failure to act on), saying so every 30 s."""
+    started = next_log = time.monotonic()
+    while sink.in_flight >= limit and not stop.is_set() and not (fail_fast and sink.errors):
+        if time.monotonic() >= next_log:
+            log.warning(WAITING, sink.in_flight, time.monotonic() - started)
+            next_log += 30.0
+        sink.wait(0.1)

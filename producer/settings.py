@@ -12,6 +12,10 @@
 | KAFKA_TOPIC                      | KAFKA_TOPIC of config/stack.env          |
 | KAFKA_CONNECT_ATTEMPTS           | 5 (back-off 1, 2, 4, 8 s between them)   |
 | PRODUCER_KAFKA_CLIENT            | kafka-python (or confluent-kafka; `run --client`) |
+| PRODUCER_MAX_IN_FLIGHT           | 20000: events sent and not yet acknowledged, at most; |
+|                                  | beyond it the run waits for Kafka (backpressure)       |
+| PRODUCER_DELIVERY_TIMEOUT_S      | 86400: how long the client retries one event before   |
+|                                  | it fails (a journaled run then sends it again)        |
 | USERS_COUNT                      | USERS_COUNT of config/stack.env          |
 | RANDOMUSER_API_URL               | https://randomuser.me/api/               |
 | RANDOMUSER_ATTEMPTS              | 4 per page (back-off 1, 2, 4 s)          |
@@ -55,6 +59,12 @@ class ProducerSettings(BaseSettings):
     kafka_topic: str = Field(default_factory=lambda: stack_settings().kafka_topic, alias="KAFKA_TOPIC")
     kafka_connect_attempts: int = Field(default=5, ge=1, alias="KAFKA_CONNECT_ATTEMPTS")
     kafka_client: KafkaClient = Field(default=KafkaClient.KAFKA_PYTHON, alias="PRODUCER_KAFKA_CLIENT")
+    # Memory stays bounded whatever Kafka does: past this many unacknowledged events the run waits.
+    max_in_flight: int = Field(default=20_000, ge=1, alias="PRODUCER_MAX_IN_FLIGHT")
+    # The client retries an event this long (a Kafka outage of hours is ridden out in order, without
+    # duplicates); past it the event fails, and a journaled run sends it again (producer/recovery.py).
+    # At least kafka-python's request timeout (30 s) and linger, as it demands.
+    delivery_timeout_s: float = Field(default=86_400.0, ge=31.0, alias="PRODUCER_DELIVERY_TIMEOUT_S")
 
     users_count: int = Field(default_factory=lambda: stack_settings().users_count, ge=1, alias="USERS_COUNT")
     randomuser_api_url: str = Field(default="https://randomuser.me/api/", alias="RANDOMUSER_API_URL")

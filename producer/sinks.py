@@ -26,8 +26,11 @@ LINGER_MS = 20
 BATCH_BYTES = 256 * 1024
 # Delivery failures logged one by one; later ones are only counted in the stats line.
 LOGGED_DELIVERY_ERRORS = 5
-# How long a send waits for room in a full buffer (Kafka went away mid-run) before the run fails.
+# How long a send waits for room in a full buffer, or for a topic's metadata, before the run fails.
+# The run's own bound on events in flight (producer/runner.py) keeps the buffer from filling.
 SEND_BLOCK_S = 30
+# How long a client given up on (its deliveries failed, the run resends from its journal) may take to close.
+ABANDON_S = 5
 
 
 class SinkError(ProducerError):
@@ -47,6 +50,12 @@ class Sink(Protocol):
 
     def tick(self, time_ms: int) -> None:
         """Tell every partition no later click of this producer has an earlier event time than time_ms."""
+
+    def wait(self, timeout_s: float) -> None:
+        """Let deliveries be acknowledged for up to timeout_s (the run waits for room)."""
+
+    def abandon(self) -> None:
+        """Drop what is still unsent and close within seconds (the run sends it again from its journal)."""
 
     @property
     def errors(self) -> int: ...
@@ -77,6 +86,12 @@ class StdoutSink:
 
     def tick(self, time_ms: int) -> None:
         """Ticks are for the job's event time; a reader of JSON lines has no use for them."""
+
+    def wait(self, timeout_s: float) -> None:
+        """Nothing is ever in flight on stdout."""
+
+    def abandon(self) -> None:
+        self.close()
 
     @property
     def errors(self) -> int:
@@ -172,7 +187,12 @@ class KafkaSink(_KafkaSinkBase):
     """An idempotent, acks=all kafka-python producer; key = user_id, record timestamp = event time."""
 
     def __init__(
-        self, bootstrap_servers: str, topic: str, connect_attempts: int, flush_timeout_s: float = 30.0
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        connect_attempts: int,
+        delivery_timeout_s: float,
+        flush_timeout_s: float = 30.0,
     ) -> None:
         super().__init__(topic, flush_timeout_s)
         if importlib.util.find_spec("crc32c") is None:
@@ -180,7 +200,7 @@ class KafkaSink(_KafkaSinkBase):
                 "the crc32c package is not installed: kafka-python checksums every record batch in pure "
                 "Python (~1 us a byte), which limits the producer to a few thousand events per second"
             )
-        self.producer = self._connect(bootstrap_servers, connect_attempts)
+        self.producer = self._connect(bootstrap_servers, connect_attempts, delivery_timeout_s)
         try:
             self.partitions = sorted(self.producer.partitions_for(topic))
         except KafkaTimeoutError as error:
@@ -188,7 +208,7 @@ class KafkaSink(_KafkaSinkBase):
             raise _missing_topic(topic, bootstrap_servers, error) from error
 
     @staticmethod
-    def _connect(bootstrap_servers: str, attempts: int) -> KafkaProducer:
+    def _connect(bootstrap_servers: str, attempts: int, delivery_timeout_s: float) -> KafkaProducer:
         try:
             return _connect_retrying(bootstrap_servers, attempts, KafkaError)(
                 KafkaProducer,
@@ -199,7 +219,11 @@ class KafkaSink(_KafkaSinkBase):
                 linger_ms=LINGER_MS,
                 batch_size=BATCH_BYTES,
                 bootstrap_timeout_ms=5000,
-                # send() blocks this long when the buffer is full, i.e. when Kafka went away mid-run.
+                # Retried in order, under the idempotent producer's sequence numbers: no duplicate.
+                delivery_timeout_ms=round(delivery_timeout_s * 1000),
+                # Kafka gone: reconnect every 2 s at most, so deliveries resume soon after it is back.
+                reconnect_backoff_max_ms=2000,
+                # send() blocks this long when the buffer is full.
                 max_block_ms=SEND_BLOCK_S * 1000,
             )
         except KafkaError as error:
@@ -226,6 +250,17 @@ class KafkaSink(_KafkaSinkBase):
         except KafkaTimeoutError as error:
             raise SinkError(f"Kafka stopped accepting events: {error}") from error
 
+    def wait(self, timeout_s: float) -> None:
+        # Acknowledgements arrive on the client's own thread.
+        time.sleep(timeout_s)
+
+    def abandon(self) -> None:
+        # A request already on the wire gets ABANDON_S to be answered before the scan that follows.
+        try:
+            self.producer.close(timeout=ABANDON_S)
+        except KafkaTimeoutError:
+            log.warning("the old Kafka client did not close within %d s", ABANDON_S)
+
     def tick(self, time_ms: int) -> None:
         if self._ticks_in_flight:
             return
@@ -249,7 +284,12 @@ class ConfluentKafkaSink(_KafkaSinkBase):
     """
 
     def __init__(
-        self, bootstrap_servers: str, topic: str, connect_attempts: int, flush_timeout_s: float = 30.0
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        connect_attempts: int,
+        delivery_timeout_s: float,
+        flush_timeout_s: float = 30.0,
     ) -> None:
         super().__init__(topic, flush_timeout_s)
         self.producer = confluent_kafka.Producer(
@@ -261,8 +301,9 @@ class ConfluentKafkaSink(_KafkaSinkBase):
                 "partitioner": "murmur2_random",
                 "linger.ms": LINGER_MS,
                 "batch.size": BATCH_BYTES,
-                # kafka-python's delivery timeout: an event unacknowledged this long is a delivery error.
-                "delivery.timeout.ms": 120_000,
+                # An event unacknowledged this long is a delivery error (as with kafka-python).
+                "delivery.timeout.ms": round(delivery_timeout_s * 1000),
+                "reconnect.backoff.max.ms": 2000,
                 "logger": logging.getLogger("kafka.confluent"),
             }
         )
@@ -313,6 +354,14 @@ class ConfluentKafkaSink(_KafkaSinkBase):
                     raise SinkError(f"Kafka stopped accepting events: queue full for {SEND_BLOCK_S} s") from None
                 self.producer.poll(0.05)
 
+    def wait(self, timeout_s: float) -> None:
+        # Delivery reports are served by poll(), on this thread.
+        self.producer.poll(timeout_s)
+
+    def abandon(self) -> None:
+        self.producer.purge(in_queue=True, in_flight=False)
+        self.producer.flush(ABANDON_S)
+
     def tick(self, time_ms: int) -> None:
         if self._ticks_in_flight:
             return
@@ -329,7 +378,7 @@ class ConfluentKafkaSink(_KafkaSinkBase):
 
 
 def kafka_sink(
-    client: KafkaClient, bootstrap_servers: str, topic: str, connect_attempts: int
+    client: KafkaClient, bootstrap_servers: str, topic: str, connect_attempts: int, delivery_timeout_s: float
 ) -> KafkaSink | ConfluentKafkaSink:
     sink_class = ConfluentKafkaSink if client is KafkaClient.CONFLUENT_KAFKA else KafkaSink
-    return sink_class(bootstrap_servers, topic, connect_attempts)
+    return sink_class(bootstrap_servers, topic, connect_attempts, delivery_timeout_s)
