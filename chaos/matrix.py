@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from chaos.stream import Run, send
 from chaos.target import Target
@@ -17,7 +18,7 @@ from chaos.verify import (
     Landing,
     ingestion_times,
     newest_producer_run,
-    run_consistency,
+    producer_run_mismatches,
     run_count,
     wait_for_landing,
 )
@@ -95,9 +96,9 @@ def run_producer_fault(target: Target, seconds: float, deadline_s: float = 180.0
     """Kill -9 the stack's own producer mid-stream: its journal must make the restarted one resume its run.
 
     The known events are the producer's run itself (ids `<run>-<n>`): every number from 0 to the
-    highest seen after the kill must be in clicks, and the run must be counted once in the minute
-    windows around the kill and in the pages of its settled sessions (chaos.verify.run_consistency). The matrix
-    sends nothing itself meanwhile.
+    highest seen after the kill must be in clicks, every minute aggregate of the windows around the
+    kill and every settled session of the run must be right key by key
+    (chaos.verify.producer_run_mismatches). The matrix sends nothing itself meanwhile.
     """
     run_id = newest_producer_run(target.postgres_dsn)
     if run_id is None:
@@ -108,15 +109,18 @@ def run_producer_fault(target: Target, seconds: float, deadline_s: float = 180.0
     time.sleep(seconds / 2)
     _killer(target, "producer", kills, {}, run_id)()
     minute = time.time_ns() // 1_000_000 // 60_000 * 60_000
+    # The window of the kill and the one before it.
+    windows = (_utc(minute - 60_000), _utc(minute + 60_000))
     time.sleep(seconds / 2)
     _, highest = run_count(target.postgres_dsn, run_id)
     landing = Landing(highest + 1)
     while time.monotonic() < kills[0].at + deadline_s:
         landing.clicks, _ = run_count(target.postgres_dsn, run_id, upto=highest)
-        # The window of the kill and the one before it.
-        aggregates, pages, closed = run_consistency(
-            target.postgres_dsn, run_id, minute - 60_000, minute + 60_000, settled_s
-        )
+        mismatches, closed = producer_run_mismatches(target.postgres_dsn, run_id, *windows, settled_s)
+        landing.mismatches = [str(mismatch) for mismatch in mismatches]
+        aggregates = sum(m.table.startswith("clicks_per_minute") for m in mismatches)
+        pages = sum(m.table == "session_stats" for m in mismatches)
+        # The run's figures as the table shows them: the events, off by each key found wrong.
         landing.minute_aggregates, landing.session_pages = landing.sent + aggregates, landing.sent + pages
         if landing.clicks_landed_s is None and landing.clicks == landing.sent:
             landing.clicks_landed_s = time.monotonic() - kills[0].at
@@ -125,6 +129,10 @@ def run_producer_fault(target: Target, seconds: float, deadline_s: float = 180.0
             break
         time.sleep(2)
     return FaultResult(f"producer (run {run_id})", landing, kills)
+
+
+def _utc(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 def soak(

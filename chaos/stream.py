@@ -2,9 +2,9 @@
 
 Every event of a run carries the run's tag: event ids `<tag>-E<n>`, articles `<tag>-A<k>`,
 sessions `<tag>-S<k>` (a session's seq numbers are unique, as the job's page count assumes), so
-each table can be counted for exactly this run. Ticks (`<tag>-T...`, one per partition a second,
-stamped now) keep every partition's watermark moving with the clock, so the run's minute windows
-close even while the producer is down; ticks are not counted.
+each table can be counted for exactly this run. Ticks (wikistream/events.py TICK_HEADER: one per
+partition a second, stamped now) keep every partition's event time moving with the clock, so the
+run's minute windows close even while the producer is down; ticks are not clicks.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from kafka import KafkaProducer
 
-from wikistream.events import ClickEvent
+from wikistream.events import TICK_HEADER, ClickEvent
 
 ARTICLES = 50
 USERS = 20
@@ -63,7 +63,6 @@ def send(run: Run, bootstrap: str, topic: str, partitions: int, at: dict[int, Ca
     at = at or {}
     started = time.monotonic()
     next_tick = started
-    ticks = 0
     try:
         for n in range(run.events):
             if n in at:
@@ -76,19 +75,7 @@ def send(run: Run, bootstrap: str, topic: str, partitions: int, at: dict[int, Ca
             future = client.send(topic, key=event.user_id.encode(), value=event.to_json(), timestamp_ms=now_ms)
             future.add_errback(failures.append)
             if now >= next_tick:
-                for partition in range(partitions):
-                    tick = ClickEvent(
-                        f"{run.tag}-T{ticks}-{partition}",
-                        f"{run.tag}-tick",
-                        f"{run.tag}-T",
-                        1,
-                        "other-empty",
-                        "chaos-tick",
-                        "other",
-                        now_ms,
-                    )
-                    client.send(topic, value=tick.to_json(), partition=partition, timestamp_ms=now_ms)
-                ticks += 1
+                _tick(client, topic, partitions, now_ms)
                 next_tick = now + 1.0
         client.flush(timeout=600)
     finally:
@@ -96,27 +83,18 @@ def send(run: Run, bootstrap: str, topic: str, partitions: int, at: dict[int, Ca
     return len(failures)
 
 
-def tick_until(stop: Callable[[], bool], tag: str, bootstrap: str, topic: str, partitions: int) -> None:
+def _tick(client: KafkaProducer, topic: str, partitions: int, now_ms: int) -> None:
+    for partition in range(partitions):
+        client.send(topic, value=b"", partition=partition, headers=[(TICK_HEADER, str(now_ms).encode())])
+
+
+def tick_until(stop: Callable[[], bool], bootstrap: str, topic: str, partitions: int) -> None:
     """Ticks only, once a second, until stop() is true: closes the windows of a run that was sent."""
     client = producer(bootstrap)
-    n = 0
     try:
         while not stop():
-            now_ms = time.time_ns() // 1_000_000
-            for partition in range(partitions):
-                tick = ClickEvent(
-                    f"{tag}-W{n}-{partition}",
-                    f"{tag}-tick",
-                    f"{tag}-T",
-                    1,
-                    "other-empty",
-                    "chaos-tick",
-                    "other",
-                    now_ms,
-                )
-                client.send(topic, value=tick.to_json(), partition=partition, timestamp_ms=now_ms)
+            _tick(client, topic, partitions, time.time_ns() // 1_000_000)
             client.flush(timeout=60)
-            n += 1
             time.sleep(1.0)
     finally:
         client.close(timeout=30)
