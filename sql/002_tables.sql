@@ -185,5 +185,25 @@ CREATE TABLE IF NOT EXISTS pipeline_health (
     lag                jsonb NOT NULL,
     newest_click_age_s double precision,
     sink_retrying      integer NOT NULL,
-    quarantined_rows   bigint NOT NULL
+    quarantined_rows   bigint NOT NULL,
+    newest_message_age_s double precision,
+    rejected_share     double precision,
+    skipped_recently   bigint,
+    free_disk_mb       double precision
+);
+-- Databases made before these figures were recorded.
+ALTER TABLE pipeline_health ADD COLUMN IF NOT EXISTS newest_message_age_s double precision;
+ALTER TABLE pipeline_health ADD COLUMN IF NOT EXISTS rejected_share double precision;
+ALTER TABLE pipeline_health ADD COLUMN IF NOT EXISTS skipped_recently bigint;
+ALTER TABLE pipeline_health ADD COLUMN IF NOT EXISTS free_disk_mb double precision;
+
+-- Messages that expired from Kafka before the job read them (its position fell past the topic's
+-- retention: the job goes on from the oldest message Kafka still has). The keeper records each gap
+-- it sees, so a skip is counted and kept, never silent.
+CREATE TABLE IF NOT EXISTS skipped_offsets (
+    kafka_partition  integer NOT NULL,
+    first_offset     bigint NOT NULL,
+    last_offset      bigint NOT NULL,
+    detected_at      timestamptz NOT NULL,
+    PRIMARY KEY (kafka_partition, first_offset)
 );

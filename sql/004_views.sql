@@ -64,7 +64,8 @@ SELECT observed_at,
             WHEN degraded THEN 'DEGRADED' ELSE 'HEALTHY' END AS status,
        array_to_string(reasons, '; ') AS reasons,
        job_state, tasks_running, tasks_total, restarts_10m, resubmissions_10m, last_exception, checkpoint_age_s,
-       lag_total, lag, newest_click_age_s, sink_retrying, quarantined_rows
+       lag_total, lag, newest_click_age_s, sink_retrying, quarantined_rows,
+       newest_message_age_s, rejected_share, skipped_recently, free_disk_mb
 FROM pipeline_health
 ORDER BY observed_at DESC
 LIMIT 1;

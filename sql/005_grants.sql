@@ -20,6 +20,7 @@ GRANT SELECT, INSERT, UPDATE ON clicks, rejected_events, refused_rows, late_even
     session_stats TO wikistream_writer;
 -- The job keeper records health as the writer and keeps a day of it.
 GRANT SELECT, INSERT, DELETE ON pipeline_health TO wikistream_writer;
+GRANT SELECT, INSERT, UPDATE ON skipped_offsets TO wikistream_writer;
 
 -- Views run with their owner's rights, so the reader sees what the dashboards show and no more:
 -- every view of the schema, and nothing else.

@@ -498,6 +498,10 @@ class EmbeddedStack:
             thresholds=HealthThresholds(),
             resubmissions_10m=resubmitted,
             services_down=down,
+            # Stopped on request (`python -m stack service stop producer`): its silence is expected.
+            producer_expected=next(s.supervised for s in pipeline if s.name == "producer") != "STOPPED",
+            # Where the stack's data lies: the state directory, and PostgreSQL's elsewhere as root.
+            data_paths=[self.layout.root, self.settings.wikistream_root_runtime_dir],
         )
 
     def count_rows(self) -> dict[str, int]:

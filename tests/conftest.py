@@ -24,6 +24,7 @@ import pytest
 from kafka import KafkaProducer
 from psycopg2 import sql
 
+from stack.embedded import EmbeddedStack
 from stack.kafka import EmbeddedKafka
 from stack.postgres import EmbeddedPostgres
 from stack.preflight import free_port
@@ -34,7 +35,7 @@ from wikistream.events import ClickEvent
 from wikistream.layout import Layout
 from wikistream.postgres import ADMIN_USER, libpq_dsn
 from wikistream.schema import bootstrap
-from wikistream.settings import REPO_ROOT, stack_settings
+from wikistream.settings import REPO_ROOT, StackSettings, stack_settings
 
 
 def _world_readable_tempdir(prefix: str) -> Path:
@@ -179,6 +180,17 @@ class RunningStack:
             [(event.user_id.encode(), event.to_json(), event.event_time_ms) for event in events], partition
         )
 
+    def embedded(self) -> EmbeddedStack:
+        """This stack as the stack package sees it: its state directory and ports."""
+        settings = StackSettings(  # type: ignore[call-arg]  # the rest comes from config/stack.env
+            wikistream_state_dir=self.state_dir,
+            **{
+                key: int(self.env[key.upper()])
+                for key in ("kafka_port", "kafka_controller_port", "flink_rest_port", "flink_rpc_port", "postgres_port")
+            },
+        )
+        return EmbeddedStack(settings)
+
     def pid(self, service: str) -> int | None:
         """The live pid of one service, from its pid file (None when it is down)."""
         return ManagedProcess(service, Layout(self.state_dir).run_dir, Layout(self.state_dir).log_dir).pid()
@@ -209,7 +221,7 @@ def isolated_stack_env(state_dir: Path) -> dict[str, str]:
 
 
 @contextmanager
-def isolated_stack(prefix: str) -> Iterator[RunningStack]:
+def isolated_stack(prefix: str, extra_env: dict[str, str] | None = None) -> Iterator[RunningStack]:
     """`python -m stack run` on its own state directory and free ports; stopped (by pid) afterwards.
 
     As root, the state directory lies in a 0700 directory, like a checkout in /root: PostgreSQL,
@@ -219,7 +231,7 @@ def isolated_stack(prefix: str) -> Iterator[RunningStack]:
     private = Path(tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("WIKISTREAM_TEST_TMP", "/tmp")))
     runtime = _world_readable_tempdir(f"{prefix}runtime-")
     state_dir = private / "state"
-    env = isolated_stack_env(state_dir) | {"WIKISTREAM_ROOT_RUNTIME_DIR": str(runtime / "var")}
+    env = isolated_stack_env(state_dir) | {"WIKISTREAM_ROOT_RUNTIME_DIR": str(runtime / "var")} | (extra_env or {})
     stack = RunningStack(env, state_dir)
     try:
         result = stack.cli("run")

@@ -10,11 +10,19 @@ and the age of the newest row must agree. Thresholds (environment variables, def
 | HEALTH_MAX_RESTARTS_10M      | 2       | more job restarts (failovers + resubmissions) in 10 minutes  |
 | HEALTH_MAX_CHECKPOINT_AGE_S  | 60      | the newest completed checkpoint is older (job running longer)|
 | HEALTH_MAX_LAG               | 100000  | more messages wait in Kafka than this (end - committed)      |
-| HEALTH_MAX_STALL_S           | 60      | messages wait but no row landed for this long                |
+| HEALTH_MAX_STALL_S           | 60      | messages wait but no click landed for this long              |
+| HEALTH_MAX_MESSAGE_AGE_S     | 60      | the producer should run, but Kafka took nothing for this long|
+|                              |         | (it ticks every second: it is down or hung)                  |
+| HEALTH_MAX_CLICK_AGE_S       | 120     | the producer should run, but no click landed for this long   |
+| HEALTH_MAX_REJECTED_SHARE    | 0.05    | more of the last 5 minutes' messages went to rejected_events |
+| HEALTH_MIN_FREE_DISK_MB      | 2048    | less space is free where the stack keeps its data            |
 
 Always degraded: a service down or restarting, a TaskManager that missed a heartbeat (Flink still
-lists its tasks as RUNNING until it misses the next one), no live job, a job not RUNNING, tasks not all running, a sink
-retrying PostgreSQL, Flink/Kafka/PostgreSQL unreachable.
+lists its tasks as RUNNING until it misses the next one), no live job, a job not RUNNING, tasks not
+all running, a sink retrying PostgreSQL, Flink/Kafka/PostgreSQL unreachable, and for an hour after
+messages expired from Kafka before the job read them: the job then goes on from the oldest message
+Kafka still has, and what it skipped is counted and recorded in skipped_offsets, never skipped
+silently.
 """
 
 from __future__ import annotations
@@ -22,11 +30,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psycopg2
@@ -41,6 +51,13 @@ from wikistream.flink_rest import QUARANTINED_METRIC, RETRYING_METRIC, FlinkRest
 from wikistream.postgres import single_row
 
 RESTART_WINDOW_S = 600.0
+# The recent messages whose rejected share is judged.
+SHARE_WINDOW_S = 300
+# The newest clicks by event time among which the newest arrival is looked for: bounded work on an
+# index, however large clicks grows (a few clicks stamped ahead cannot hide the arrivals).
+NEWEST_CLICKS = 1000
+# How long a recorded skip (messages expired before the job read them) keeps the pipeline degraded.
+SKIP_NOTICE_S = 3600
 log = logging.getLogger(__name__)
 
 
@@ -51,6 +68,10 @@ class HealthThresholds(BaseSettings):
     max_checkpoint_age_s: float = Field(default=60.0, gt=0, alias="HEALTH_MAX_CHECKPOINT_AGE_S")
     max_lag: int = Field(default=100_000, ge=0, alias="HEALTH_MAX_LAG")
     max_stall_s: float = Field(default=60.0, gt=0, alias="HEALTH_MAX_STALL_S")
+    max_message_age_s: float = Field(default=60.0, gt=0, alias="HEALTH_MAX_MESSAGE_AGE_S")
+    max_click_age_s: float = Field(default=120.0, gt=0, alias="HEALTH_MAX_CLICK_AGE_S")
+    max_rejected_share: float = Field(default=0.05, ge=0, le=1, alias="HEALTH_MAX_REJECTED_SHARE")
+    min_free_disk_mb: float = Field(default=2048.0, ge=0, alias="HEALTH_MIN_FREE_DISK_MB")
 
 
 @dataclass
@@ -71,6 +92,16 @@ class PipelineHealth:
     newest_row_age_s: float | None = None
     sink_retrying: int = 0
     quarantined_rows: int = 0
+    # How long ago Kafka took its newest message (the producer ticks every second).
+    newest_message_age_s: float | None = None
+    # Of the last SHARE_WINDOW_S's messages, the share that went to rejected_events.
+    rejected_share: float | None = None
+    # Per partition, the offsets [first, last] that expired from Kafka before the job read them (now),
+    # and the messages so skipped and recorded in the last SKIP_NOTICE_S.
+    skipped: dict[int, tuple[int, int]] = field(default_factory=dict)
+    skipped_recently: int = 0
+    # The least free space among the filesystems holding the stack's data.
+    free_disk_mb: float | None = None
     reasons: list[str] = field(default_factory=list)
 
     @property
@@ -91,6 +122,7 @@ class PipelineHealth:
         exception = (
             "none" if self.last_exception is None else f"{age(self.last_exception_age_s)}: {self.last_exception}"
         )
+        share = "none" if self.rejected_share is None else f"{self.rejected_share:.1%}"
         return [
             f"pipeline           {'DEGRADED: ' + '; '.join(self.reasons) if self.degraded else 'HEALTHY'}",
             f"job                {self.job_state}" + (f" ({self.job_id})" if self.job_id else ""),
@@ -99,9 +131,13 @@ class PipelineHealth:
             f"last exception     {exception}",
             f"last checkpoint    {age(self.checkpoint_age_s)}",
             f"consumer lag       {lag}",
+            f"newest message     {age(self.newest_message_age_s)} (in Kafka, ticks included)",
             f"newest click       {age(self.newest_click_age_s)} (newest row of any kind {age(self.newest_row_age_s)})",
+            f"rejected           {share} of the last {SHARE_WINDOW_S // 60} minutes' messages",
             f"sink               {'RETRYING PostgreSQL' if self.sink_retrying else 'writing'};"
             f" {self.quarantined_rows} rows quarantined since the job started",
+            f"expired unread     {self.skipped_recently} messages in the last hour (skipped_offsets)",
+            f"free disk          {'unknown' if self.free_disk_mb is None else f'{self.free_disk_mb:,.0f} MiB'}",
         ]
 
 
@@ -111,51 +147,110 @@ def _admin(bootstrap: str) -> KafkaAdminClient:
     )
 
 
-def _end_offsets(admin: KafkaAdminClient, topic: str) -> dict[TopicPartition, int]:
+@dataclass(frozen=True)
+class TopicPositions:
+    """Where each partition of the topic starts and ends, where the group is, and Kafka's newest stamp."""
+
+    starts: dict[int, int]
+    ends: dict[int, int]
+    committed: dict[int, int]
+    # The broker's stamp (LogAppendTime) of its newest message, epoch ms; None for an empty topic.
+    newest_ms: int | None
+
+    def lag(self) -> dict[int, int]:
+        """Messages waiting per partition: from what the group committed (never: the start) to the end."""
+        return {p: max(0, end - max(self.committed.get(p, 0), self.starts[p])) for p, end in self.ends.items()}
+
+    def expired_unread(self) -> dict[int, tuple[int, int]]:
+        """Per partition, the offsets [first, last] Kafka deleted before the group read them."""
+        return {
+            p: (self.committed[p], start - 1)
+            for p, start in self.starts.items()
+            if p in self.committed and self.committed[p] < start
+        }
+
+
+def _partitions(admin: KafkaAdminClient, topic: str) -> list[TopicPartition]:
     described = admin.describe_topics([topic])
-    partitions = [TopicPartition(topic, p["partition_index"]) for t in described for p in t["partitions"]]
-    ends = admin.list_partition_offsets(dict.fromkeys(partitions, OffsetSpec.LATEST))
-    return {tp: ends[tp].offset for tp in partitions}
+    return [TopicPartition(topic, p["partition_index"]) for t in described for p in t["partitions"]]
+
+
+def _offsets(admin: KafkaAdminClient, partitions: list[TopicPartition], spec: OffsetSpec) -> dict[TopicPartition, Any]:
+    return admin.list_partition_offsets(dict.fromkeys(partitions, spec))  # type: ignore[no-any-return]
+
+
+def topic_positions(bootstrap: str, topic: str, group: str) -> TopicPositions:
+    admin = _admin(bootstrap)
+    try:
+        partitions = _partitions(admin, topic)
+        starts = _offsets(admin, partitions, OffsetSpec.EARLIEST)
+        ends = _offsets(admin, partitions, OffsetSpec.LATEST)
+        newest = _offsets(admin, partitions, OffsetSpec.MAX_TIMESTAMP)
+        committed = admin.list_group_offsets({group: partitions}).get(group, {})
+    finally:
+        admin.close()
+    stamps = [newest[tp].timestamp for tp in partitions if newest[tp].timestamp >= 0]
+    return TopicPositions(
+        starts={tp.partition: starts[tp].offset for tp in partitions},
+        ends={tp.partition: ends[tp].offset for tp in partitions},
+        committed={
+            tp.partition: done.offset for tp, done in committed.items() if done is not None and done.offset >= 0
+        },
+        newest_ms=max(stamps) if stamps else None,
+    )
 
 
 def kafka_lag(bootstrap: str, topic: str, group: str) -> dict[int, int]:
-    """End offset minus committed offset, per partition (a partition never committed counts from 0)."""
-    admin = _admin(bootstrap)
-    try:
-        ends = _end_offsets(admin, topic)
-        committed = admin.list_group_offsets({group: list(ends)}).get(group, {})
-        lag = {}
-        for tp, end in ends.items():
-            done = committed.get(tp)
-            start = done.offset if done is not None and done.offset >= 0 else 0
-            lag[tp.partition] = max(0, end - start)
-        return lag
-    finally:
-        admin.close()
+    """End offset minus committed offset, per partition (a partition never committed counts from its start)."""
+    return topic_positions(bootstrap, topic, group).lag()
 
 
 def messages_written(bootstrap: str, topic: str) -> int:
     """Every message the topic has taken so far (its partitions' end offsets, summed)."""
     admin = _admin(bootstrap)
     try:
-        return sum(_end_offsets(admin, topic).values())
+        return sum(offset.offset for offset in _offsets(admin, _partitions(admin, topic), OffsetSpec.LATEST).values())
     finally:
         admin.close()
 
 
-def newest_row_ages(dsn: str) -> tuple[float | None, float | None]:
-    """(age of the newest click's ingestion, age of the newest row landed in clicks or rejected_events).
+@dataclass(frozen=True)
+class Landed:
+    """What PostgreSQL says of the newest arrivals."""
 
-    The newest click is found through the event_time index: a full scan of clicks would grow with it.
-    """
+    newest_click_age_s: float | None
+    newest_row_age_s: float | None
+    rejected_share: float | None
+    skipped_recently: int
+
+
+def landed(dsn: str) -> Landed:
+    """The newest arrivals, found through the time indexes (a full scan would grow with the tables)."""
     with closing(psycopg2.connect(dsn)) as conn, conn.cursor() as cur:
         cur.execute(
-            "SELECT extract(epoch FROM now() - (SELECT ingested_at FROM clicks ORDER BY event_time DESC LIMIT 1)),"
-            " extract(epoch FROM now() - (SELECT max(received_at) FROM rejected_events))"
+            "SELECT extract(epoch FROM now() - (SELECT max(ingested_at) FROM"
+            "   (SELECT ingested_at FROM clicks ORDER BY event_time DESC LIMIT %(newest)s) newest)),"
+            " extract(epoch FROM now() - (SELECT max(received_at) FROM rejected_events)),"
+            " (SELECT count(*) FROM rejected_events WHERE received_at > now() - make_interval(secs => %(window)s)),"
+            " (SELECT count(*) FROM clicks WHERE event_time > now() - make_interval(secs => %(window)s)),"
+            " (SELECT coalesce(sum(last_offset - first_offset + 1), 0) FROM skipped_offsets"
+            "   WHERE detected_at > now() - make_interval(secs => %(notice)s))",
+            {"newest": NEWEST_CLICKS, "window": SHARE_WINDOW_S, "notice": SKIP_NOTICE_S},
         )
-        click_age, rejected_age = single_row(cur)
+        click_age, rejected_age, rejected, clicks, skipped = single_row(cur)
     ages = [float(a) for a in (click_age, rejected_age) if a is not None]
-    return (float(click_age) if click_age is not None else None), (min(ages) if ages else None)
+    return Landed(
+        newest_click_age_s=float(click_age) if click_age is not None else None,
+        newest_row_age_s=min(ages) if ages else None,
+        rejected_share=rejected / (rejected + clicks) if rejected + clicks else None,
+        skipped_recently=int(skipped),
+    )
+
+
+def free_disk_mb(paths: Sequence[Path]) -> float | None:
+    """The least free space among the filesystems of the paths that exist (MiB)."""
+    free = [shutil.disk_usage(path).free / 2**20 for path in paths if path.exists()]
+    return min(free) if free else None
 
 
 def observe(
@@ -169,26 +264,60 @@ def observe(
     thresholds: HealthThresholds,
     resubmissions_10m: int = 0,
     services_down: Sequence[str] = (),
+    producer_expected: bool = True,
+    data_paths: Sequence[Path] = (),
 ) -> PipelineHealth:
+    """The pipeline's health now. producer_expected: the producer should be running (not stopped on
+    request), so silence is a fault; data_paths: where the stack keeps its data (free disk)."""
     now = time.time()
     health = PipelineHealth(observed_at=now)
     reasons = health.reasons
     reasons.extend(f"{name} is down or restarting" for name in services_down)
     _observe_flink(health, rest, job_name, now, thresholds, resubmissions_10m)
     try:
-        health.lag = kafka_lag(kafka_bootstrap, topic, group)
+        positions = topic_positions(kafka_bootstrap, topic, group)
+        health.lag = positions.lag()
+        health.skipped = positions.expired_unread()
+        if positions.newest_ms is not None:
+            health.newest_message_age_s = max(0.0, now - positions.newest_ms / 1000)
     except (KafkaError, OSError) as error:
         reasons.append(f"Kafka unreachable ({type(error).__name__})")
     try:
-        health.newest_click_age_s, health.newest_row_age_s = newest_row_ages(postgres_dsn)
+        arrivals = landed(postgres_dsn)
+        health.newest_click_age_s, health.newest_row_age_s = arrivals.newest_click_age_s, arrivals.newest_row_age_s
+        health.rejected_share, health.skipped_recently = arrivals.rejected_share, arrivals.skipped_recently
     except psycopg2.Error as error:
         reasons.append(f"PostgreSQL unreachable ({str(error).strip().splitlines()[0][:80]})")
+    judge_flow(health, thresholds, producer_expected)
+    health.free_disk_mb = free_disk_mb(data_paths)
+    if health.free_disk_mb is not None and health.free_disk_mb < thresholds.min_free_disk_mb:
+        reasons.append(f"only {health.free_disk_mb:,.0f} MiB of disk free (min {thresholds.min_free_disk_mb:,.0f})")
+    return health
+
+
+def judge_flow(health: PipelineHealth, thresholds: HealthThresholds, producer_expected: bool) -> None:
+    reasons = health.reasons
     if health.lag_total > thresholds.max_lag:
         reasons.append(f"consumer lag {health.lag_total} > {thresholds.max_lag}")
-    stalled_for = health.newest_row_age_s
+    stalled_for = health.newest_click_age_s
     if health.lag_total > 0 and (stalled_for is None or stalled_for > thresholds.max_stall_s):
-        reasons.append(f"{health.lag_total} messages wait but no row landed for {stalled_for or float('inf'):.0f} s")
-    return health
+        reasons.append(f"{health.lag_total} messages wait but no click landed for {stalled_for or float('inf'):.0f} s")
+    if producer_expected:
+        silent = health.newest_message_age_s
+        if silent is not None and silent > thresholds.max_message_age_s:
+            reasons.append(f"Kafka took no message for {silent:.0f} s: the producer is down or hung")
+        fresh = health.newest_click_age_s
+        if fresh is not None and fresh > thresholds.max_click_age_s:
+            reasons.append(f"no new click for {fresh:.0f} s")
+    if health.rejected_share is not None and health.rejected_share > thresholds.max_rejected_share:
+        reasons.append(
+            f"{health.rejected_share:.0%} of the last {SHARE_WINDOW_S // 60} minutes' messages were rejected"
+            f" (max {thresholds.max_rejected_share:.0%})"
+        )
+    for partition, (first, last) in sorted(health.skipped.items()):
+        reasons.append(f"partition {partition}: offsets {first}..{last} expired from Kafka before the job read them")
+    if health.skipped_recently:
+        reasons.append(f"{health.skipped_recently} messages expired unread in the last hour (skipped_offsets)")
 
 
 def _observe_flink(
@@ -239,32 +368,44 @@ def _observe_flink(
 
 
 def record(conn: Any, health: PipelineHealth) -> None:
-    """One row of pipeline_health (the keeper calls this every few seconds)."""
+    """One row of pipeline_health (the keeper calls this every few seconds), and any skip it saw."""
+    columns = {
+        "observed_at": health.observed_at,
+        "degraded": health.degraded,
+        "reasons": health.reasons,
+        "job_id": health.job_id,
+        "job_state": health.job_state,
+        "tasks_running": health.tasks_running,
+        "tasks_total": health.tasks_total,
+        "restarts_10m": health.restarts_10m,
+        "resubmissions_10m": health.resubmissions_10m,
+        "last_exception": health.last_exception,
+        "checkpoint_age_s": health.checkpoint_age_s,
+        "lag_total": health.lag_total,
+        "lag": json.dumps({str(p): n for p, n in health.lag.items()}),
+        "newest_click_age_s": health.newest_click_age_s,
+        "sink_retrying": health.sink_retrying,
+        "quarantined_rows": health.quarantined_rows,
+        "newest_message_age_s": health.newest_message_age_s,
+        "rejected_share": health.rejected_share,
+        "skipped_recently": health.skipped_recently,
+        "free_disk_mb": health.free_disk_mb,
+    }
+    values = ", ".join("to_timestamp(%s)" if name == "observed_at" else "%s" for name in columns)
     with conn.cursor() as cur:
         cur.execute(
-            "INSERT INTO pipeline_health (observed_at, degraded, reasons, job_id, job_state, tasks_running,"
-            " tasks_total, restarts_10m, resubmissions_10m, last_exception, checkpoint_age_s, lag_total, lag,"
-            " newest_click_age_s, sink_retrying, quarantined_rows) VALUES (to_timestamp(%s), %s, %s, %s, %s, %s,"
-            " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                health.observed_at,
-                health.degraded,
-                health.reasons,
-                health.job_id,
-                health.job_state,
-                health.tasks_running,
-                health.tasks_total,
-                health.restarts_10m,
-                health.resubmissions_10m,
-                health.last_exception,
-                health.checkpoint_age_s,
-                health.lag_total,
-                json.dumps({str(p): n for p, n in health.lag.items()}),
-                health.newest_click_age_s,
-                health.sink_retrying,
-                health.quarantined_rows,
-            ),
+            f"INSERT INTO pipeline_health ({', '.join(columns)}) VALUES ({values})",
+            tuple(columns.values()),
         )
+        for partition, (first, last) in health.skipped.items():
+            # The same gap seen again (the job has not moved past it yet) widens its row, never adds one.
+            cur.execute(
+                "INSERT INTO skipped_offsets (kafka_partition, first_offset, last_offset, detected_at)"
+                " VALUES (%s, %s, %s, now()) ON CONFLICT (kafka_partition, first_offset)"
+                " DO UPDATE SET last_offset = GREATEST(skipped_offsets.last_offset, EXCLUDED.last_offset)",
+                (partition, first, last),
+            )
+            log.error("partition %d: offsets %d..%d expired from Kafka unread", partition, first, last)
         cur.execute("DELETE FROM pipeline_health WHERE observed_at < now() - interval '1 day'")
     conn.commit()
 

@@ -157,6 +157,8 @@ def run_job() -> int:
             postgres_dsn=job.libpq_dsn(),
             thresholds=HealthThresholds(),
             resubmissions_10m=KeeperLog.load(KEEPER_LOG).resubmissions_since(time.time() - 600),
+            # Docker keeps every volume of the stack on the filesystem of this one.
+            data_paths=[FLINK_DATA],
         ),
         job.libpq_dsn(),
         stopping,

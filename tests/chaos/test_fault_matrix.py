@@ -15,8 +15,7 @@ import pytest
 from chaos.matrix import run_fault
 from chaos.target import FAULTS, embedded_target
 from stack.embedded import EmbeddedStack
-from tests.conftest import RunningStack, isolated_stack
-from wikistream.settings import StackSettings
+from tests.conftest import isolated_stack
 
 pytestmark = pytest.mark.slow
 
@@ -28,19 +27,7 @@ RECOVERY_S = 120.0
 @pytest.fixture(scope="module")
 def chaos_stack() -> Iterator[EmbeddedStack]:
     with isolated_stack("wikistream-chaos-") as running:
-        yield _embedded(running)
-
-
-def _embedded(running: RunningStack) -> EmbeddedStack:
-    env = running.env
-    settings = StackSettings(  # type: ignore[call-arg]  # the rest comes from config/stack.env
-        wikistream_state_dir=running.state_dir,
-        **{
-            key: int(env[key.upper()])
-            for key in ("kafka_port", "kafka_controller_port", "flink_rest_port", "flink_rpc_port", "postgres_port")
-        },
-    )
-    return EmbeddedStack(settings)
+        yield running.embedded()
 
 
 @pytest.mark.parametrize("fault", FAULTS)

@@ -85,10 +85,10 @@ INSERT INTO pipeline_health (observed_at, degraded, reasons, job_id, job_state, 
   (now(), true, ARRAY['1 sink(s) retrying PostgreSQL'], 'j1', 'RUNNING', 10, 10, 1, 0, 'IOException: <b>x</b>', 4.2,
    12, '{"0": 7, "1": 5}', 0.4, 1, 0);
 
-INSERT INTO session_stats (session_id, user_id, pages, first_event, last_event, duration_s) VALUES
-  ('s1', 'u1', 2, now() - interval '90 seconds', now() - interval '60 seconds', 30),
-  ('s2', 'u2', 1, now() - interval '30 seconds', now() - interval '30 seconds', 0),
-  ('s0', 'u0', 9, now() - interval '3 hours', now() - interval '2 hours', 3600);
+INSERT INTO session_stats (session_id, user_id, pages, first_event, last_event, duration_s, seqs) VALUES
+  ('s1', 'u1', 2, now() - interval '90 seconds', now() - interval '60 seconds', 30, '{1,2}'),
+  ('s2', 'u2', 1, now() - interval '30 seconds', now() - interval '30 seconds', 0, '{1}'),
+  ('s0', 'u0', 9, now() - interval '3 hours', now() - interval '2 hours', 3600, '{1,2,3,4,5,6,7,8,9}');
 """
 
 

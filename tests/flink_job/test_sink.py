@@ -14,6 +14,7 @@ import psycopg2
 import pytest
 from psycopg2.extensions import parse_dsn
 
+from flink_job.pipeline import sink_ddls
 from flink_job.settings import JobSettings
 from flink_job.validation import sql_string
 from stack.preflight import free_port
@@ -61,25 +62,16 @@ def _rows(dsn: str, query: str) -> list[tuple]:
 def test_refused_clicks_are_quarantined_with_their_bytes_and_the_rest_lands(postgres_dsn: str) -> None:
     env = _env()
     url, user, password = _jdbc(postgres_dsn)
-    _sink(
-        env,
-        "clicks",
-        "event_id STRING, user_id STRING, session_id STRING, seq INT, `prev` STRING, curr STRING, link_type STRING,"
-        " referrer_class STRING, event_time TIMESTAMP(3), kafka_partition INT, kafka_offset BIGINT,"
-        " ingested_at TIMESTAMP(3), raw_payload BYTES",
-        "event_id",
-        url,
-        user,
-        password,
-        **{"quarantine.payload-column": "raw_payload"},
-    )
+    settings = JobSettings(POSTGRES_JDBC_URL=url, POSTGRES_WRITER_USER=user, POSTGRES_WRITER_PASSWORD=password)
+    # The job's own clicks sink, so the test follows its columns, key and quarantine options.
+    env.execute_sql(next(ddl for ddl in sink_ddls(settings) if "sink_clicks (" in ddl))
     # Row 3 holds a NUL (PostgreSQL refuses it in text); row 4 breaks the seq CHECK; the rest are fine.
     curr = ["Alpha", "Beta", "Gam\u0000ma", "Delta", "Epsilon"]
     seq = [1, 2, 3, 0, 5]
     values = ", ".join(
         f"('e{i}', 'u', 's', {seq[i]}, 'other-search', {sql_string(curr[i])}, 'link', 'search',"
         f" TIMESTAMP '2026-12-01 10:00:00', 0, {100 + i}, TIMESTAMP '2026-12-01 10:00:01',"
-        f" CAST({sql_string(json.dumps({'n': i}))} AS BYTES))"
+        f" CAST({sql_string(json.dumps({'n': i}))} AS BYTES), TIMESTAMP '2026-12-01 10:00:01')"
         for i in range(5)
     )
     env.execute_sql(f"INSERT INTO sink_clicks VALUES {values}").wait()

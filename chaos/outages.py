@@ -1,0 +1,125 @@
+"""Long outages with the stack's own producer live: a service down for minutes, the whole stack
+frozen (a laptop's suspend), and a power cut. Nothing is done but the fault and, after a power cut,
+what a user does when the power is back: `make run`.
+
+Each is judged on the producer's own run, as its kill is in the matrix: every number of the run up
+to the highest seen after the fault in clicks once, every key of the minute aggregates of the
+windows from a minute before the fault to a minute after it right, every settled session of the run
+right (chaos.verify), and the producer's journal further on than before the fault.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from chaos.matrix import ChaosError, FaultResult, Kill
+from chaos.verify import Landing, newest_producer_run, producer_run_mismatches, run_count
+from flink_job.settings import SessionSinkSettings, duration_seconds
+from stack.embedded import EmbeddedStack
+from stack.process import process_tree
+
+OUTAGES = ("kafka-down", "postgres-down", "suspend", "power-cut")
+
+
+def _every_pid(stack: EmbeddedStack) -> list[int]:
+    """The supervisor and every process under it (services, their children, PostgreSQL's backends)."""
+    leader = stack.supervisor.process.pid()
+    if leader is None:
+        raise ChaosError("the stack's supervisor is not running")
+    return process_tree(leader)
+
+
+def _signal_all(pids: list[int], signum: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+
+def _fault(stack: EmbeddedStack, kind: str, seconds: float, restart: Callable[[], None]) -> Callable[[], None]:
+    """The fault, as a call that returns once it is over (after a power cut: once restart() returned)."""
+
+    def service_down(name: str) -> Callable[[], None]:
+        def down() -> None:
+            stack.stop_service(name)
+            time.sleep(seconds)
+            stack.start_service(name)
+
+        return down
+
+    def suspend() -> None:
+        pids = _every_pid(stack)
+        _signal_all(pids, signal.SIGSTOP)
+        time.sleep(seconds)
+        _signal_all(pids, signal.SIGCONT)
+
+    def power_cut() -> None:
+        _signal_all(_every_pid(stack), signal.SIGKILL)
+        time.sleep(seconds)
+        restart()
+
+    faults = {
+        "kafka-down": service_down("kafka"),
+        "postgres-down": service_down("postgres"),
+        "suspend": suspend,
+        "power-cut": power_cut,
+    }
+    if kind not in faults:
+        raise ChaosError(f"unknown outage {kind!r}: one of {', '.join(OUTAGES)}")
+    return faults[kind]
+
+
+def _journal_emitted(stack: EmbeddedStack) -> int:
+    return int(json.loads(stack.producer_journal.read_text())["state"]["emitted"])
+
+
+def _minute(ms: float) -> datetime:
+    return datetime.fromtimestamp(ms // 60_000 * 60, tz=UTC)
+
+
+def run_outage(
+    stack: EmbeddedStack,
+    dsn: str,
+    kind: str,
+    seconds: float,
+    restart: Callable[[], None] | None = None,
+    deadline_s: float = 300.0,
+) -> FaultResult:
+    """The outage `kind` for `seconds`, then wait up to deadline_s for the producer's run to be right.
+
+    restart is `make run` after a power cut (default: this stack's run(), with this process's environment).
+    """
+    run_id = newest_producer_run(dsn)
+    if run_id is None:
+        raise ChaosError("no click of the producer is in the database: is it running?")
+    settled_s = 2 * duration_seconds(SessionSinkSettings().session_flush_interval) + 1
+    journal_before = _journal_emitted(stack)
+    began_ms = time.time() * 1000
+    pid = stack.producer.pid() or 0
+    _fault(stack, kind, seconds, restart or (lambda: stack.run(echo=lambda _line: None)))()
+    over = time.monotonic()
+    kill = Kill(kind, pid, over, back_s=0.0)
+    # Traffic after the fault, so the windows around it close and the journal can move on.
+    time.sleep(30)
+    windows = (_minute(began_ms - 60_000), _minute(time.time() * 1000 + 60_000))
+    _, highest = run_count(dsn, run_id)
+    landing = Landing(highest + 1)
+    while time.monotonic() < over + deadline_s:
+        landing.clicks, _ = run_count(dsn, run_id, upto=highest)
+        mismatches, closed = producer_run_mismatches(dsn, run_id, *windows, settled_s)
+        landing.mismatches = [str(mismatch) for mismatch in mismatches]
+        landing.minute_aggregates = landing.session_pages = landing.sent if not mismatches else 0
+        if landing.clicks_landed_s is None and landing.clicks == landing.sent:
+            landing.clicks_landed_s = time.monotonic() - over
+        if landing.exactly_once and closed:
+            landing.all_landed_s = time.monotonic() - over
+            break
+        time.sleep(3)
+    if _journal_emitted(stack) <= journal_before:
+        landing.mismatches.append(f"the producer's journal did not move past event {journal_before}")
+    return FaultResult(f"{kind} {seconds:.0f} s (run {run_id})", landing, [kill])
