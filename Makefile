@@ -10,7 +10,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install jars run metabase stop reset lint status count-rows test test-fast bench bench-sustain bench-profile chaos lock
+.PHONY: help install jars run metabase stop reset lint status count-rows test test-fast test-long bench bench-sustain bench-profile chaos lock
 
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -51,6 +51,10 @@ count-rows: $(STAMP) ## Row counts of users, clicks and the other tables
 test: $(STAMP) ## All tests, including the slow end-to-end ones on real services
 	@$(PY) -m stack jars
 	@$(PY) -m pytest
+
+test-long: $(STAMP) ## Long outages (kafka/postgres down, suspend, power cut) and the 40-day time-lapse, own stacks (~30 min)
+	@$(PY) -m stack jars
+	@WIKISTREAM_LONG=1 $(PY) -m pytest tests/test_long_outages.py tests/test_time_lapse.py
 
 test-fast: $(STAMP) ## Only the fast tests (no services started; the JDBC probes need the jars)
 	@$(PY) -m stack jars

@@ -75,7 +75,7 @@ def send(run: Run, bootstrap: str, topic: str, partitions: int, at: dict[int, Ca
             future = client.send(topic, key=event.user_id.encode(), value=event.to_json(), timestamp_ms=now_ms)
             future.add_errback(failures.append)
             if now >= next_tick:
-                _tick(client, topic, partitions, now_ms)
+                tick(client, topic, partitions, now_ms)
                 next_tick = now + 1.0
         client.flush(timeout=600)
     finally:
@@ -83,7 +83,8 @@ def send(run: Run, bootstrap: str, topic: str, partitions: int, at: dict[int, Ca
     return len(failures)
 
 
-def _tick(client: KafkaProducer, topic: str, partitions: int, now_ms: int) -> None:
+def tick(client: KafkaProducer, topic: str, partitions: int, now_ms: int) -> None:
+    """One tick per partition: no event earlier than now_ms follows on it."""
     for partition in range(partitions):
         client.send(topic, value=b"", partition=partition, headers=[(TICK_HEADER, str(now_ms).encode())])
 
@@ -93,7 +94,7 @@ def tick_until(stop: Callable[[], bool], bootstrap: str, topic: str, partitions:
     client = producer(bootstrap)
     try:
         while not stop():
-            _tick(client, topic, partitions, time.time_ns() // 1_000_000)
+            tick(client, topic, partitions, time.time_ns() // 1_000_000)
             client.flush(timeout=60)
             time.sleep(1.0)
     finally:

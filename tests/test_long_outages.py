@@ -22,7 +22,11 @@ from chaos.outages import OUTAGES, run_outage
 from tests.conftest import RunningStack, isolated_stack
 from wikistream.health import HealthThresholds, PipelineHealth
 
-pytestmark = pytest.mark.slow
+# Not yet run to green in CI (issue 30's note): `make test-long` runs them.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.environ.get("WIKISTREAM_LONG") != "1", reason="long runs: make test-long"),
+]
 
 OUTAGE_S = float(os.environ.get("WIKISTREAM_OUTAGE_S", "150"))
 
