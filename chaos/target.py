@@ -28,6 +28,8 @@ class Target:
     postgres_dsn: str
     # The host pid of a service's main process, None while it is down.
     service_pid: Callable[[str], int | None]
+    # Stop (False) or start (True) the stack's own producer: a matrix stream runs alone (run_fault).
+    run_producer: Callable[[bool], None]
 
 
 def embedded_target(stack: EmbeddedStack) -> Target:
@@ -47,7 +49,15 @@ def embedded_target(stack: EmbeddedStack) -> Target:
         settings.kafka_topic_partitions,
         dsn,
         lambda service: processes[service].pid(),
+        lambda run: _supervise(stack, "producer", run),
     )
+
+
+def _supervise(stack: EmbeddedStack, service: str, run: bool) -> None:
+    if run:
+        stack.start_service(service)
+    else:
+        stack.stop_service(service)
 
 
 def container_pid(name: str) -> int | None:
@@ -76,4 +86,9 @@ def container_target(outputs: dict[str, Any], partitions: int) -> Target:
         partitions,
         outputs["postgres_admin_dsn"] + " connect_timeout=5",
         lambda service: container_pid(names[service]),
+        lambda run: _docker("start" if run else "stop", names["producer"]),
     )
+
+
+def _docker(command: str, name: str) -> None:
+    subprocess.run(["docker", command, name], capture_output=True, text=True, check=True)
