@@ -107,11 +107,7 @@ def run_producer_fault(target: Target, seconds: float, deadline_s: float = 180.0
     kill and every settled session of the run must be right key by key
     (chaos.verify.producer_run_mismatches). The matrix sends nothing itself meanwhile.
     """
-    run_id = newest_producer_run(target.postgres_dsn)
-    if run_id is None:
-        raise ChaosError("no click of the producer is in the database: is it running?")
-    # Twice the session sink's flush interval, and a second for the write itself.
-    settled_s = 2 * duration_seconds(SessionSinkSettings().session_flush_interval) + 1
+    run_id = newest_producer_run_id(target.postgres_dsn)
     kills: list[Kill] = []
     time.sleep(seconds / 2)
     _killer(target, "producer", kills, {}, run_id)()
@@ -119,23 +115,42 @@ def run_producer_fault(target: Target, seconds: float, deadline_s: float = 180.0
     # The window of the kill and the one before it.
     windows = (_utc(minute - 60_000), _utc(minute + 60_000))
     time.sleep(seconds / 2)
-    _, highest = run_count(target.postgres_dsn, run_id)
+    landing = wait_for_producer_run(target.postgres_dsn, run_id, windows, kills[0].at, deadline_s)
+    return FaultResult(f"producer (run {run_id})", landing, kills)
+
+
+def newest_producer_run_id(dsn: str) -> str:
+    run_id = newest_producer_run(dsn)
+    if run_id is None:
+        raise ChaosError("no click of the producer is in the database: is it running?")
+    return run_id
+
+
+def wait_for_producer_run(
+    dsn: str, run_id: str, windows: tuple[datetime, datetime], since: float, deadline_s: float
+) -> Landing:
+    """Poll until the producer's run is right (every number up to the highest seen now in clicks once,
+    the aggregates of the windows [from, to) and the settled sessions right key by key), or deadline_s
+    after `since` (time.monotonic())."""
+    # Twice the session sink's flush interval, and a second for the write itself.
+    settled_s = 2 * duration_seconds(SessionSinkSettings().session_flush_interval) + 1
+    _, highest = run_count(dsn, run_id)
     landing = Landing(highest + 1)
-    while time.monotonic() < kills[0].at + deadline_s:
-        landing.clicks, _ = run_count(target.postgres_dsn, run_id, upto=highest)
-        mismatches, closed = producer_run_mismatches(target.postgres_dsn, run_id, *windows, settled_s)
+    while time.monotonic() < since + deadline_s:
+        landing.clicks, _ = run_count(dsn, run_id, upto=highest)
+        mismatches, closed = producer_run_mismatches(dsn, run_id, *windows, settled_s)
         landing.mismatches = [str(mismatch) for mismatch in mismatches]
         aggregates = sum(m.table.startswith("clicks_per_minute") for m in mismatches)
         pages = sum(m.table == "session_stats" for m in mismatches)
         # The run's figures as the table shows them: the events, off by each key found wrong.
         landing.minute_aggregates, landing.session_pages = landing.sent + aggregates, landing.sent + pages
         if landing.clicks_landed_s is None and landing.clicks == landing.sent:
-            landing.clicks_landed_s = time.monotonic() - kills[0].at
+            landing.clicks_landed_s = time.monotonic() - since
         if landing.exactly_once and closed:
-            landing.all_landed_s = time.monotonic() - kills[0].at
+            landing.all_landed_s = time.monotonic() - since
             break
         time.sleep(2)
-    return FaultResult(f"producer (run {run_id})", landing, kills)
+    return landing
 
 
 def _utc(ms: int) -> datetime:

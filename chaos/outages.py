@@ -18,9 +18,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from chaos.matrix import ChaosError, FaultResult, Kill
-from chaos.verify import Landing, newest_producer_run, producer_run_mismatches, run_count
-from flink_job.settings import SessionSinkSettings, duration_seconds
+from chaos.matrix import ChaosError, FaultResult, Kill, newest_producer_run_id, wait_for_producer_run
 from stack.embedded import EmbeddedStack
 from stack.process import process_tree
 
@@ -78,8 +76,8 @@ def _journal_emitted(stack: EmbeddedStack) -> int:
     return int(json.loads(stack.producer_journal.read_text())["state"]["emitted"])
 
 
-def _minute(ms: float) -> datetime:
-    return datetime.fromtimestamp(ms // 60_000 * 60, tz=UTC)
+def _minute(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds // 60 * 60, tz=UTC)
 
 
 def run_outage(
@@ -94,32 +92,17 @@ def run_outage(
 
     restart is `make run` after a power cut (default: this stack's run(), with this process's environment).
     """
-    run_id = newest_producer_run(dsn)
-    if run_id is None:
-        raise ChaosError("no click of the producer is in the database: is it running?")
-    settled_s = 2 * duration_seconds(SessionSinkSettings().session_flush_interval) + 1
+    run_id = newest_producer_run_id(dsn)
     journal_before = _journal_emitted(stack)
-    began_ms = time.time() * 1000
+    began = time.time()
     pid = stack.producer.pid() or 0
     _fault(stack, kind, seconds, restart or (lambda: stack.run(echo=lambda _line: None)))()
     over = time.monotonic()
     kill = Kill(kind, pid, over, back_s=0.0)
     # Traffic after the fault, so the windows around it close and the journal can move on.
     time.sleep(30)
-    windows = (_minute(began_ms - 60_000), _minute(time.time() * 1000 + 60_000))
-    _, highest = run_count(dsn, run_id)
-    landing = Landing(highest + 1)
-    while time.monotonic() < over + deadline_s:
-        landing.clicks, _ = run_count(dsn, run_id, upto=highest)
-        mismatches, closed = producer_run_mismatches(dsn, run_id, *windows, settled_s)
-        landing.mismatches = [str(mismatch) for mismatch in mismatches]
-        landing.minute_aggregates = landing.session_pages = landing.sent if not mismatches else 0
-        if landing.clicks_landed_s is None and landing.clicks == landing.sent:
-            landing.clicks_landed_s = time.monotonic() - over
-        if landing.exactly_once and closed:
-            landing.all_landed_s = time.monotonic() - over
-            break
-        time.sleep(3)
+    windows = (_minute(began - 60), _minute(time.time() + 60))
+    landing = wait_for_producer_run(dsn, run_id, windows, over, deadline_s)
     if _journal_emitted(stack) <= journal_before:
         landing.mismatches.append(f"the producer's journal did not move past event {journal_before}")
     return FaultResult(f"{kind} {seconds:.0f} s (run {run_id})", landing, [kill])
