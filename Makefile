@@ -52,9 +52,9 @@ test: $(STAMP) ## All tests, including the slow end-to-end ones on real services
 	@$(PY) -m stack jars
 	@$(PY) -m pytest
 
-test-long: $(STAMP) ## Long outages (kafka/postgres down, suspend, power cut) and the 40-day time-lapse, own stacks (~30 min)
+test-long: $(STAMP) ## Only the long ones (outages, full disk, 40-day time-lapse; part of make test), own stacks (~30 min)
 	@$(PY) -m stack jars
-	@WIKISTREAM_LONG=1 $(PY) -m pytest tests/test_long_outages.py tests/test_time_lapse.py
+	@$(PY) -m pytest -m long
 
 test-fast: $(STAMP) ## Only the fast tests (no services started; the JDBC probes need the jars)
 	@$(PY) -m stack jars
@@ -72,9 +72,9 @@ bench-profile: $(STAMP) ## Where the job spends its time: jstack profile of a dr
 	@$(PY) -m stack jars
 	@$(PY) -m bench profile
 
-chaos: $(STAMP) ## Fault matrix + soak: kill -9 each service mid-stream on an isolated stack, count what landed (~25 min)
+chaos: $(STAMP) ## Fault matrix + soak (ARGS="--outage kafka-down ..." adds long outages): kill -9 each service mid-stream, count what landed (~25 min)
 	@$(PY) -m stack jars
-	@$(PY) -m chaos run
+	@$(PY) -m chaos run $(ARGS)
 
 # The container stack (Terraform) and the dashboards keep their targets beside their code.
 -include terraform/terraform.mk

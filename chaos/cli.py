@@ -1,4 +1,4 @@
-"""`python -m chaos run` (make chaos): the fault matrix and the soak on an isolated embedded stack."""
+"""`python -m chaos run` (make chaos): the fault matrix, long outages and the soak on an isolated embedded stack."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from pathlib import Path
 import typer
 
 from chaos.matrix import FaultResult, run_fault, soak
+from chaos.outages import OUTAGES, run_outage
 from chaos.target import FAULTS, embedded_target
 from stack.isolated import isolated_stack
 from stack.preflight import PrerequisiteError
 from wikistream.settings import REPO_ROOT
+
+OUTAGE_HELP = f"Long outages to run after the matrix, with the stack's producer live ({', '.join(OUTAGES)})."
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -80,12 +83,17 @@ def run(
         120.0, min=10, help="Seconds between the soak's kills (random order, no repeats)."
     ),
     seed: int = typer.Option(11, help="Seed of the soak's choice of faults."),
+    outage: list[str] = typer.Option([], help=OUTAGE_HELP),
+    outage_seconds: float = typer.Option(600.0, min=1, help="Length of each outage."),
     out: Path = typer.Option(REPO_ROOT / "chaos" / "results.json", help="Where to write the results as JSON."),
 ) -> None:
     """Kill -9 each service mid-stream on an isolated stack, then soak; print what landed, exactly once or not."""
     unknown = sorted(set(faults) - set(FAULTS))
     if unknown:
         raise typer.BadParameter(f"unknown fault(s) {unknown}: choose from {', '.join(FAULTS)}")
+    unknown = sorted(set(outage) - set(OUTAGES))
+    if unknown:
+        raise typer.BadParameter(f"unknown outage(s) {unknown}: choose from {', '.join(OUTAGES)}")
     stack = isolated_stack("chaos")
     results: list[FaultResult] = []
     try:
@@ -95,6 +103,10 @@ def run(
         for fault in faults if matrix else []:
             typer.echo(f"{fault}: {events} events at {rate:g}/s, kill -9 after {events // 2} ...")
             results.append(run_fault(target, fault, events, rate))
+            typer.echo(render(results[-1:]))
+        for kind in outage:
+            typer.echo(f"{kind}: {outage_seconds:.0f} s with the stack's producer live ...")
+            results.append(run_outage(stack, target.postgres_dsn, kind, outage_seconds))
             typer.echo(render(results[-1:]))
         if soak_seconds:
             typer.echo(f"soak: {soak_seconds:.0f} s at {soak_rate:g}/s, a random kill every {kill_every:.0f} s ...")

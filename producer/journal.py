@@ -137,7 +137,14 @@ class JournalWriter:
                 self._queue.popleft()
         if marks:
             state, offsets = marks[-1]
-            self.journal.save(Checkpoint(self.params, state, offsets))
+            try:
+                self.journal.save(Checkpoint(self.params, state, offsets))
+            except OSError as error:
+                # A full disk must not stop the stream: the saved checkpoint stays valid, only older,
+                # and the next mark tries again.
+                log.warning(
+                    "journal %s not saved (%s): a restart would resume from the one before", self.journal.path, error
+                )
 
 
 def delivered_after(bootstrap: str, topic: str, offsets: dict[int, int], run_id: str) -> set[str]:

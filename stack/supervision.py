@@ -6,7 +6,10 @@ command is `python -m stack.launch NAME`: the launcher prepares the service, rec
 execs it, so the pid file names the service itself. Programs never start on their own
 (autostart=false): `make run` starts them in order, waiting for each to be ready; from then on
 supervisord restarts whatever exits (autorestart), with back-off when a start fails quickly
-(startsecs/startretries). `make stop` stops them through supervisord, which then restarts nothing.
+(startsecs): one second longer after each failed start, never giving up (FATAL), so a service that
+cannot start for hours (a full disk, a lost mount) is back within minutes of the cause going (after a
+day of failing, about 7 minutes). `make stop` stops them through supervisord, which then restarts
+nothing.
 """
 
 from __future__ import annotations
@@ -56,6 +59,9 @@ PROGRAMS: tuple[Program, ...] = (
 # counted against the pipeline's health.
 METABASE = Program("metabase", startsecs=10, stopwaitsecs=60)
 RUNNING_STATES = ("STARTING", "RUNNING", "BACKOFF")
+# Failed starts before supervisord gives up: never, in practice (the back-off grows by a second
+# each time: a million failed starts take thousands of years).
+START_RETRIES = 1_000_000
 
 
 def _escape(value: str) -> str:
@@ -85,6 +91,8 @@ chmod=0700
 
 [supervisord]
 nodaemon=true
+# Its log file only: its standard output is that same file (stack.supervisord), for start-up errors.
+silent=true
 logfile={_escape(str(logs / "supervisord.log"))}
 logfile_maxbytes=20MB
 logfile_backups=3
@@ -107,7 +115,7 @@ directory={_escape(str(REPO_ROOT))}
 autostart=false
 autorestart=true
 startsecs={program.startsecs}
-startretries=100
+startretries={START_RETRIES}
 stopsignal={program.stopsignal}
 stopwaitsecs={program.stopwaitsecs}
 stopasgroup=true
@@ -141,7 +149,7 @@ class Supervisor:
             self.layout.run_dir.mkdir(parents=True, exist_ok=True)
             self.layout.log_dir.mkdir(parents=True, exist_ok=True)
             self.config_file.write_text(render_config(self.layout))
-            self.process.start([sys.executable, "-m", "supervisor.supervisord", "-c", str(self.config_file)], env=env)
+            self.process.start([sys.executable, "-m", "stack.supervisord", "-c", str(self.config_file)], env=env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.is_running():

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
@@ -32,15 +33,20 @@ from stack.process import ManagedProcess
 from tests.squatter import Squatter
 from wikistream.credentials import load_or_create
 from wikistream.events import ClickEvent
+from wikistream.health import PipelineHealth
 from wikistream.layout import Layout
 from wikistream.postgres import ADMIN_USER, libpq_dsn
 from wikistream.schema import bootstrap
 from wikistream.settings import REPO_ROOT, StackSettings, stack_settings
 
 
-def _world_readable_tempdir(prefix: str) -> Path:
+def _test_tmp() -> str:
+    return os.environ.get("WIKISTREAM_TEST_TMP", "/tmp")
+
+
+def _world_readable_tempdir(prefix: str, under: Path | None = None) -> Path:
     # When tests run as root, PostgreSQL runs as 'nobody', which must be able to enter the directory.
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("WIKISTREAM_TEST_TMP", "/tmp")))
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=under or _test_tmp()))
     path.chmod(0o755)
     return path
 
@@ -191,6 +197,20 @@ class RunningStack:
         )
         return EmbeddedStack(settings)
 
+    def health(self) -> PipelineHealth:
+        stack = self.embedded()
+        return stack.health(stack.status())
+
+    def wait_health(self, wanted: str | None, timeout_s: float) -> PipelineHealth:
+        """Until a reason containing `wanted` shows (None: until no reason at all); the last health seen."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            health = self.health()
+            found = any(wanted in reason for reason in health.reasons) if wanted else not health.degraded
+            if found or time.monotonic() > deadline:
+                return health
+            time.sleep(3)
+
     def pid(self, service: str) -> int | None:
         """The live pid of one service, from its pid file (None when it is down)."""
         return ManagedProcess(service, Layout(self.state_dir).run_dir, Layout(self.state_dir).log_dir).pid()
@@ -221,15 +241,19 @@ def isolated_stack_env(state_dir: Path) -> dict[str, str]:
 
 
 @contextmanager
-def isolated_stack(prefix: str, extra_env: dict[str, str] | None = None) -> Iterator[RunningStack]:
+def isolated_stack(
+    prefix: str, extra_env: dict[str, str] | None = None, under: Path | None = None
+) -> Iterator[RunningStack]:
     """`python -m stack run` on its own state directory and free ports; stopped (by pid) afterwards.
+
+    under: the directory holding all its data (default WIKISTREAM_TEST_TMP or /tmp).
 
     As root, the state directory lies in a 0700 directory, like a checkout in /root: PostgreSQL,
     run as 'nobody', then keeps its data under a runtime directory of the test's own
     (stack/postgres_home.py), so every end-to-end test runs in that mode too.
     """
-    private = Path(tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("WIKISTREAM_TEST_TMP", "/tmp")))
-    runtime = _world_readable_tempdir(f"{prefix}runtime-")
+    private = Path(tempfile.mkdtemp(prefix=prefix, dir=under or _test_tmp()))
+    runtime = _world_readable_tempdir(f"{prefix}runtime-", under)
     state_dir = private / "state"
     env = isolated_stack_env(state_dir) | {"WIKISTREAM_ROOT_RUNTIME_DIR": str(runtime / "var")} | (extra_env or {})
     stack = RunningStack(env, state_dir)

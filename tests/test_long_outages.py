@@ -20,13 +20,9 @@ import pytest
 
 from chaos.outages import OUTAGES, run_outage
 from tests.conftest import RunningStack, isolated_stack
-from wikistream.health import HealthThresholds, PipelineHealth
+from wikistream.health import RESTART_QUIET_S, HealthThresholds
 
-# Not yet run to green in CI (issue 30's note): `make test-long` runs them.
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(os.environ.get("WIKISTREAM_LONG") != "1", reason="long runs: make test-long"),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 OUTAGE_S = float(os.environ.get("WIKISTREAM_OUTAGE_S", "150"))
 
@@ -37,29 +33,13 @@ def outage_stack() -> Iterator[RunningStack]:
         yield running
 
 
-def _health(running: RunningStack) -> PipelineHealth:
-    stack = running.embedded()
-    return stack.health(stack.status())
-
-
-def _wait_health(running: RunningStack, wanted: str | None, timeout_s: float) -> PipelineHealth:
-    """Until a reason containing `wanted` shows (None: until no reason at all); the last health seen."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        health = _health(running)
-        found = any(wanted in reason for reason in health.reasons) if wanted else not health.degraded
-        if found or time.monotonic() > deadline:
-            return health
-        time.sleep(3)
-
-
 def test_a_hung_producer_degrades_the_pipeline_in_status_and_in_the_health_view(outage_stack: RunningStack) -> None:
     pid = outage_stack.pid("producer")
     assert pid is not None
     os.kill(pid, signal.SIGSTOP)
     try:
         limit = HealthThresholds().max_message_age_s
-        health = _wait_health(outage_stack, "the producer is down or hung", limit + 30)
+        health = outage_stack.wait_health("the producer is down or hung", limit + 30)
         assert any("the producer is down or hung" in reason for reason in health.reasons), health.lines()
         # The keeper records the same judgement for the dashboards (every 10 s).
         deadline = time.monotonic() + 30
@@ -71,7 +51,7 @@ def test_a_hung_producer_degrades_the_pipeline_in_status_and_in_the_health_view(
         assert rows and rows[0][0] == "DEGRADED" and rows[0][2] > limit, rows
     finally:
         os.kill(pid, signal.SIGCONT)
-    health = _wait_health(outage_stack, None, 120)
+    health = outage_stack.wait_health(None, 120)
     assert not health.degraded, health.lines()
 
 
@@ -84,7 +64,8 @@ def test_a_long_outage_with_the_producer_live_loses_and_repeats_nothing(outage_s
     print(f"{result.fault}: {landing}")  # the figures, with -s
     assert landing.exactly_once, landing
     assert landing.all_landed_s is not None and landing.all_landed_s <= 300, landing
-    health = _wait_health(outage_stack, None, 180)
+    # Healthy again once the job's restarts during the outage are history (RESTART_QUIET_S).
+    health = outage_stack.wait_health(None, RESTART_QUIET_S + 60)
     assert not health.degraded, health.lines()
 
 
@@ -96,6 +77,6 @@ def _make_run(running: RunningStack) -> None:
 def test_a_flood_of_rejected_messages_degrades_the_pipeline(outage_stack: RunningStack) -> None:
     # Last: the share is judged over five minutes, so the stack stays degraded that long.
     outage_stack.send([(None, b"not a click %d" % n, None) for n in range(3000)])
-    health = _wait_health(outage_stack, "were rejected", 60)
+    health = outage_stack.wait_health("were rejected", 60)
     assert health.rejected_share is not None and health.rejected_share > HealthThresholds().max_rejected_share
     assert any("were rejected" in reason for reason in health.reasons), health.lines()

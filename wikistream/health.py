@@ -7,7 +7,8 @@ and the age of the newest row must agree. Thresholds (environment variables, def
 
 | variable                     | default | degraded when                                                |
 | ---------------------------- | ------- | ------------------------------------------------------------ |
-| HEALTH_MAX_RESTARTS_10M      | 2       | more job restarts (failovers + resubmissions) in 10 minutes  |
+| HEALTH_MAX_RESTARTS_10M      | 2       | more job restarts (failovers + resubmissions) in 10 minutes, |
+|                              |         | the newest within 3 minutes (a loop still going)             |
 | HEALTH_MAX_CHECKPOINT_AGE_S  | 60      | the newest completed checkpoint is older (job running longer)|
 | HEALTH_MAX_LAG               | 100000  | more messages wait in Kafka than this (end - committed)      |
 | HEALTH_MAX_STALL_S           | 60      | messages wait but no click landed for this long              |
@@ -51,6 +52,10 @@ from wikistream.flink_rest import QUARANTINED_METRIC, RETRYING_METRIC, FlinkRest
 from wikistream.postgres import single_row
 
 RESTART_WINDOW_S = 600.0
+# Restarts count as a loop while they go on: in one, Flink's exponential-delay restarts come at most
+# a minute apart (its max-backoff); three quiet minutes after an outage ended, the job is judged on
+# its checkpoints and its flow again (the count stays in the status line).
+RESTART_QUIET_S = 180.0
 # The recent messages whose rejected share is judged.
 SHARE_WINDOW_S = 300
 # The newest clicks by event time among which the newest arrival is looked for: bounded work on an
@@ -348,10 +353,15 @@ def _observe_flink(
     failovers = sum(1 for e in exceptions if now - e.timestamp_ms / 1000 <= RESTART_WINDOW_S)
     health.resubmissions_10m = resubmitted
     health.restarts_10m = failovers + resubmitted
-    if health.restarts_10m > thresholds.max_restarts_10m:
-        reasons.append(f"{health.restarts_10m} restarts in the last 10 min (max {thresholds.max_restarts_10m})")
-    completed = rest.last_completed_checkpoint_ms(job.job_id)
     running_for = now - job.start_time_ms / 1000
+    # A resubmission starts a new job, a failover records an exception: the newer of the two.
+    quiet_for = min(running_for, now - exceptions[0].timestamp_ms / 1000 if exceptions else running_for)
+    if health.restarts_10m > thresholds.max_restarts_10m and quiet_for < RESTART_QUIET_S:
+        reasons.append(
+            f"{health.restarts_10m} restarts in the last 10 min (max {thresholds.max_restarts_10m}),"
+            f" the newest {quiet_for:.0f} s ago"
+        )
+    completed = rest.last_completed_checkpoint_ms(job.job_id)
     checkpoint_age = running_for
     if completed is not None:
         checkpoint_age = health.checkpoint_age_s = max(0.0, now - completed / 1000)
@@ -437,6 +447,8 @@ def start_recording(look: Callable[[], PipelineHealth], dsn: str, stopping: thre
                 health = look()
                 with closing(psycopg2.connect(dsn)) as conn:
                     record(conn, health)
+            except psycopg2.OperationalError as error:  # PostgreSQL down: a line, not a traceback each time
+                log.warning("could not record the pipeline's health: %s", str(error).strip().splitlines()[0])
             except Exception:  # one failed look must not end the recording
                 log.exception("could not observe or record the pipeline's health")
 

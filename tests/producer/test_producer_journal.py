@@ -17,6 +17,7 @@ import pytest
 from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient, NewTopic
 
+from producer.journal import Journal, JournalWriter
 from producer.model import ClickstreamModel
 from producer.sessions import ClickSimulator, SimulationConfig, SimulatorState
 from producer.settings import KafkaClient
@@ -98,3 +99,29 @@ def test_kill_9_then_restart_with_the_journal_loses_and_repeats_nothing(
     numbers = Counter(int(event_id.rsplit("-", 1)[1]) for event_id in ids)
     assert sorted(numbers) == list(range(TOTAL)), "events missing"
     assert max(numbers.values()) == 1, f"sent twice: {[n for n, c in numbers.items() if c > 1][:10]}"
+
+
+def test_a_checkpoint_that_cannot_be_written_keeps_the_last_one_and_the_stream_going(
+    small_model: ClickstreamModel, tmp_path: Path
+) -> None:
+    simulator = ClickSimulator(small_model, USERS, SimulationConfig(rate=400, speedup=20), 5, 1_700_000_000_000)
+    journal = Journal(tmp_path / "journal.json")
+    writer = JournalWriter(journal, {"rate": 400}, {}, interval_s=0)
+
+    def step() -> None:
+        writer.before_step(simulator)
+        events = simulator.step()
+        delivered = writer.step(len(events))
+        for offset, _ in enumerate(events):
+            delivered(0, offset)
+
+    step()
+    step()
+    saved = journal.path.read_bytes()
+    # A directory where the temporary file goes: every write fails with a real OSError, as on ENOSPC.
+    journal.path.with_suffix(".tmp").mkdir()
+    step()
+    assert journal.path.read_bytes() == saved
+    journal.path.with_suffix(".tmp").rmdir()
+    step()
+    assert json.loads(journal.path.read_bytes())["state"]["emitted"] > json.loads(saved)["state"]["emitted"]
