@@ -68,7 +68,10 @@ def _fill(path: Path) -> None:
 
 def _fault(stack: EmbeddedStack, kind: str, restart: Callable[[], None]) -> Fault:
     def service(name: str) -> Fault:
-        return Fault(lambda: stack.stop_service(name), lambda: stack.start_service(name))
+        def stop() -> None:
+            stack.stop_service(name)
+
+        return Fault(stop, lambda: stack.start_service(name))
 
     pids: list[int] = []
 
