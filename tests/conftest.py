@@ -40,13 +40,14 @@ from wikistream.schema import bootstrap
 from wikistream.settings import REPO_ROOT, StackSettings, stack_settings
 
 
-def _test_tmp() -> str:
+def scratch_dir() -> str:
+    """Where tests make their temporary directories: WIKISTREAM_TEST_TMP, default /tmp."""
     return os.environ.get("WIKISTREAM_TEST_TMP", "/tmp")
 
 
 def _world_readable_tempdir(prefix: str, under: Path | None = None) -> Path:
     # When tests run as root, PostgreSQL runs as 'nobody', which must be able to enter the directory.
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir=under or _test_tmp()))
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=under or scratch_dir()))
     path.chmod(0o755)
     return path
 
@@ -252,7 +253,7 @@ def isolated_stack(
     run as 'nobody', then keeps its data under a runtime directory of the test's own
     (stack/postgres_home.py), so every end-to-end test runs in that mode too.
     """
-    private = Path(tempfile.mkdtemp(prefix=prefix, dir=under or _test_tmp()))
+    private = Path(tempfile.mkdtemp(prefix=prefix, dir=under or scratch_dir()))
     runtime = _world_readable_tempdir(f"{prefix}runtime-", under)
     state_dir = private / "state"
     env = isolated_stack_env(state_dir) | {"WIKISTREAM_ROOT_RUNTIME_DIR": str(runtime / "var")} | (extra_env or {})

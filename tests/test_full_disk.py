@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from chaos.outages import DISK_FULL, run_outage
-from tests.conftest import isolated_stack
+from tests.conftest import isolated_stack, scratch_dir
 from wikistream.health import PipelineHealth
 
 pytestmark = [
@@ -37,7 +37,7 @@ DISK_REASON = "of disk free"
 
 @contextmanager
 def small_filesystem(size_mb: int) -> Iterator[Path]:
-    mount = Path(tempfile.mkdtemp(prefix="wikistream-disk-", dir=os.environ.get("WIKISTREAM_TEST_TMP", "/tmp")))
+    mount = Path(tempfile.mkdtemp(prefix="wikistream-disk-", dir=scratch_dir()))
     subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m,mode=0755", "tmpfs", str(mount)], check=True)
     try:
         yield mount

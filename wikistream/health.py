@@ -355,7 +355,8 @@ def _observe_flink(
     health.restarts_10m = failovers + resubmitted
     running_for = now - job.start_time_ms / 1000
     # A resubmission starts a new job, a failover records an exception: the newer of the two.
-    quiet_for = min(running_for, now - exceptions[0].timestamp_ms / 1000 if exceptions else running_for)
+    newest_failover_s = health.last_exception_age_s if health.last_exception_age_s is not None else running_for
+    quiet_for = min(running_for, newest_failover_s)
     if health.restarts_10m > thresholds.max_restarts_10m and quiet_for < RESTART_QUIET_S:
         reasons.append(
             f"{health.restarts_10m} restarts in the last 10 min (max {thresholds.max_restarts_10m}),"
