@@ -84,7 +84,7 @@ def session_mismatches(cur: object, run_like: str, settled_before: datetime | No
         "         max(event_time) AS l FROM clicks"
         "  WHERE session_id IN (SELECT session_id FROM clicks WHERE event_id LIKE %(run)s) GROUP BY session_id)"
         " SELECT session_id, cardinality(seen.seqs), s.pages, seen.f, s.first_event, seen.l, s.last_event,"
-        "        seen.seqs = s.seqs"
+        "        seen.seqs, s.seqs"
         " FROM seen LEFT JOIN session_stats s USING (session_id)"
         " WHERE (%(settled)s::timestamptz IS NULL OR seen.l < %(settled)s)"
         "   AND (s.pages IS DISTINCT FROM cardinality(seen.seqs) OR s.first_event IS DISTINCT FROM seen.f"
@@ -93,8 +93,13 @@ def session_mismatches(cur: object, run_like: str, settled_before: datetime | No
         {"run": run_like, "settled": settled_before},
     )
     return [
-        Mismatch("session_stats", session, f"{pages} pages {first}..{last}", f"{found} pages {found_f}..{found_l}")
-        for session, pages, found, first, found_f, last, found_l, _same in cur.fetchall()  # type: ignore[attr-defined]
+        Mismatch(
+            "session_stats",
+            session,
+            f"{pages} pages {first}..{last} seqs {seqs}",
+            f"{found} pages {found_f}..{found_l} seqs {found_seqs}",
+        )
+        for session, pages, found, first, found_f, last, found_l, seqs, found_seqs in cur.fetchall()  # type: ignore[attr-defined]
     ]
 
 

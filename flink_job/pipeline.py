@@ -259,11 +259,13 @@ WHERE event_time < CURRENT_WATERMARK(event_time)""",
         _per_minute("clicks_per_minute_article", "on_time_clicks", "curr"),
         _per_minute("clicks_per_minute_referrer", "on_time_clicks", "referrer_class"),
         _per_minute("clicks_per_minute_country", "enriched_clicks", "country"),
+        # ARRAY_AGG keeps arrival order, which a replay after a failover reorders, and a session's first
+        # write is an INSERT that stores the array as sent: sorted here, as the merge sorts.
         """
 INSERT INTO sink_session_stats
 SELECT session_id, MAX(user_id), COUNT(DISTINCT seq),
     CAST(MIN(event_time) AS TIMESTAMP(3)), CAST(MAX(event_time) AS TIMESTAMP(3)),
-    TIMESTAMPDIFF(SECOND, MIN(event_time), MAX(event_time)) * 1.0, ARRAY_AGG(DISTINCT seq)
+    TIMESTAMPDIFF(SECOND, MIN(event_time), MAX(event_time)) * 1.0, ARRAY_SORT(ARRAY_AGG(DISTINCT seq))
 FROM valid_clicks
 GROUP BY session_id""",
     ]

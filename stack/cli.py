@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
 
 from dashboards.admin_session import ADMIN_FILE_NAME
+from stack import state_dir
 from stack.containers import container_count_rows, container_health, container_stack_running, container_status
 from stack.embedded import EmbeddedStack, ServiceStatus
 from stack.jars import resolve_jars
@@ -176,6 +178,7 @@ def jars() -> None:
 
 
 def main() -> None:
+    os.umask(state_dir.PROCESS_UMASK)  # whatever a command writes in the state directory is private
     try:
         app()
     except KeyboardInterrupt:

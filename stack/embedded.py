@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from dashboards.metabase_client import MetabaseClient, MetabaseUnreachable
+from stack import state_dir
 from stack.flink import FlinkCluster, FlinkMemory
 from stack.jars import resolve_jars
 from stack.kafka import EmbeddedKafka
@@ -221,6 +222,9 @@ class EmbeddedStack:
     def _preflight(self) -> None:
         check_python()
         check_java()
+        state_dir.create_private(self.layout.root)
+        postgres_inside = self.postgres.run_as is not None and self.postgres.home.home == self.layout.postgres_dir
+        state_dir.close(self.layout.root, others_pass_through=postgres_inside)
         processes = self.processes()
         ports = {
             "postgres_port": (self.settings.postgres_port, processes["postgres"]),

@@ -85,8 +85,11 @@ class EmbeddedKafka:
         if (self.home / "data" / "meta.properties").exists():
             return
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        # Given as --cluster-id=ID: one id in 64 begins with '-', which the parser took for an option.
         result = subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self._properties_file)),
+            self._java(
+                "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(self._properties_file)
+            ),
             capture_output=True,
             text=True,
             check=False,

@@ -23,7 +23,7 @@ from stack.preflight import PrerequisiteError, java_major_version
 from wikistream.credentials import load_or_create_secrets
 from wikistream.download import Checksum, DownloadError, ResumableDownloader
 from wikistream.layout import Layout
-from wikistream.postgres import METABASE_APP_DB, METABASE_APP_USER
+from wikistream.postgres import METABASE_APP_DB, METABASE_APP_USER, set_login_password
 from wikistream.settings import StackSettings
 
 MIN_JAVA = 21
@@ -125,8 +125,7 @@ class Metabase:
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (METABASE_APP_USER,))
-                verb = "ALTER" if cur.fetchone() else "CREATE"
-                cur.execute(sql.SQL(verb + " ROLE {} WITH LOGIN PASSWORD %s").format(role), (password,))
+                set_login_password(cur, METABASE_APP_USER, password, create=cur.fetchone() is None)
                 cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (METABASE_APP_DB,))
                 if cur.fetchone() is None:
                     cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(database, role))

@@ -49,7 +49,11 @@ def can_reach(run_as: RunAs, path: Path) -> bool:
 
 def _safe_root_dir(path: Path, mode: int = 0o755) -> Path:
     """path as a real directory owned by root and writable by root only, created if missing."""
-    path.mkdir(mode=mode, parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True)
+        path.chmod(mode)  # not left to the umask: the stack's 077 would shut the server account out
+    except FileExistsError:
+        pass
     info = os.lstat(path)
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o022:
         raise PrerequisiteError(
@@ -103,7 +107,7 @@ def resolve(layout: Layout, bin_dir: Path, version: str, run_as: RunAs | None, r
         )
     digest = hashlib.sha256(str(layout.root.resolve()).encode()).hexdigest()[:16]
     home = _safe_root_dir(_safe_root_dir(_safe_root_dir(runtime_root) / "clusters") / digest)
-    _safe_root_dir(layout.postgres_dir)
+    _safe_root_dir(layout.postgres_dir, 0o711)
     (layout.postgres_dir / LOCATION_FILE).write_text(f"{home}\n")
     return PostgresHome(bin_dir, home)
 
@@ -127,7 +131,7 @@ def create_data_dir(home: PostgresHome, run_as: RunAs | None) -> None:
         home.home.mkdir(parents=True, exist_ok=True)
         home.data_dir.mkdir(mode=0o700, exist_ok=True)
         return
-    _safe_root_dir(home.home)
+    _safe_root_dir(home.home, 0o711)
     try:
         home.data_dir.mkdir(mode=0o700)
     except FileExistsError:

@@ -26,6 +26,7 @@ from typing import Any
 
 from supervisor.xmlrpc import SupervisorTransport
 
+from stack import state_dir
 from stack.preflight import PrerequisiteError
 from stack.process import ManagedProcess
 from wikistream.layout import Layout
@@ -120,6 +121,7 @@ stopsignal={program.stopsignal}
 stopwaitsecs={program.stopwaitsecs}
 stopasgroup=true
 killasgroup=true
+umask={state_dir.PROCESS_UMASK:03o}
 redirect_stderr=true
 stdout_logfile={_escape(str(logs / f"{program.name}.log"))}
 stdout_logfile_maxbytes=50MB

@@ -81,8 +81,10 @@ def test_known_events_produce_exactly_the_expected_rows_in_every_table(
     t0 = (int(time.time() * 1000) // MINUTE_MS + 1) * MINUTE_MS
     entries = ["other-search", "other-external", "other-empty"]
     events: list[ClickEvent] = []
-    # And one user nobody seeded: its clicks land all the same, enriched as country 'unknown'.
-    for s, user_id in enumerate([*users, f"{tag}-unseeded"]):
+    # And one user nobody seeded: its clicks land all the same, enriched as country 'unknown'. Its
+    # page numbers run against time, as a replay after a failover may feed them: seqs is still sorted.
+    unseeded = f"{tag}-unseeded"
+    for s, user_id in enumerate([*users, unseeded]):
         prev = entries[s % len(entries)]
         for seq in range(1, 8):
             curr = f"E2E_{tag}_{(s + seq) % 5}"
@@ -91,7 +93,7 @@ def test_known_events_produce_exactly_the_expected_rows_in_every_table(
                     event_id=f"{tag}-{s}-{seq}",
                     user_id=user_id,
                     session_id=f"{tag}-session-{s}",
-                    seq=seq,
+                    seq=8 - seq if user_id == unseeded else seq,
                     prev=prev,
                     curr=curr,
                     type="link" if seq > 1 else "external",

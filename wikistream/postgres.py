@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg2.extensions import cursor, make_dsn
+from psycopg2 import sql
+from psycopg2.extensions import cursor, encrypt_password, make_dsn
 
 from wikistream.env_file import read_env_file
 from wikistream.paths import STACK_ENV
@@ -35,6 +36,17 @@ PASSWORD_VARIABLES = {
 }
 
 REQUIRE_AUTH = "scram-sha-256"
+
+
+def set_login_password(cur: cursor, role: str, password: str, *, create: bool = False) -> None:
+    """Make role (CREATE it when create) a login role with password, sent as a SCRAM verifier.
+
+    The verifier is computed here, so no statement carries the password: PostgreSQL logs a statement
+    that fails (log_min_error_statement), and a statement's text can reach pg_stat_statements.
+    """
+    verifier = encrypt_password(password, role, cur.connection, REQUIRE_AUTH)
+    verb = "CREATE" if create else "ALTER"
+    cur.execute(sql.SQL(verb + " ROLE {} WITH LOGIN PASSWORD %s").format(sql.Identifier(role)), (verifier,))
 
 
 def jdbc_url(host: str, port: int, dbname: str) -> str:

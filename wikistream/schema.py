@@ -25,7 +25,7 @@ from psycopg2 import sql
 from psycopg2.extensions import connection, make_dsn
 
 from wikistream.paths import SQL_DIR
-from wikistream.postgres import ADMIN_USER, PASSWORD_VARIABLES
+from wikistream.postgres import ADMIN_USER, PASSWORD_VARIABLES, set_login_password
 from wikistream.retention import Retention, apply_retention, describe
 
 SCHEMA_LOCK = "wikistream-schema"
@@ -72,7 +72,7 @@ def apply_schema_files(
                 report(f"applying {path.name}")
                 cur.execute(path.read_text())
             for role, password in passwords.items():
-                cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD %s").format(sql.Identifier(role)), (password,))
+                set_login_password(cur, role, password)
             for action in apply_retention(cur, retention):
                 report(f"retention: {describe(action)}")
     finally:

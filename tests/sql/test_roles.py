@@ -6,6 +6,7 @@ the same probes first: a probe it cannot run proves nothing about the others.
 
 from __future__ import annotations
 
+import uuid
 from contextlib import closing
 
 import psycopg2
@@ -15,7 +16,7 @@ from psycopg2.extensions import parse_dsn
 
 from stack.postgres import EmbeddedPostgres
 from wikistream.credentials import Credentials
-from wikistream.postgres import ADMIN_USER, READER_USER, SEEDER_USER, WRITER_USER
+from wikistream.postgres import ADMIN_USER, READER_USER, SEEDER_USER, WRITER_USER, set_login_password
 
 USER_ROW = "('u', 'n', 'f', 'l', 'x', 'e@example.com', 'c', 'XX', 30, now(), 1, 'offline-synthetic')"
 CLICK_ROW = "('e', 'u', 's', 1, 'a', 'b', 'link', 'internal link', now(), 0, 0, now())"
@@ -116,3 +117,23 @@ def test_every_role_has_a_statement_timeout(role: str, postgres_dsn: str, postgr
         powers = cur.fetchone()
     assert timeout != "0"
     assert powers == (False, False, False)
+
+
+def test_a_password_statement_that_fails_leaves_no_password_in_the_server_log(
+    postgres_server: EmbeddedPostgres,
+) -> None:
+    """PostgreSQL logs a failing statement whole; the password travels as a SCRAM verifier, so the
+    log shows the verifier and never the password."""
+    password = "never-in-the-log-" + uuid.uuid4().hex
+    log = postgres_server.process.log_file
+    logged_before = log.stat().st_size
+    with (
+        closing(postgres_server.admin_connect("postgres")) as conn,
+        conn.cursor() as cur,
+        pytest.raises(errors.UndefinedObject),
+    ):
+        set_login_password(cur, "no_such_role", password)
+    logged = log.read_bytes()[logged_before:].decode(errors="replace")
+    assert 'ALTER ROLE "no_such_role"' in logged, logged  # the failing statement was logged
+    assert "SCRAM-SHA-256$4096:" in logged
+    assert password not in logged

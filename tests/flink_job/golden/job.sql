@@ -238,7 +238,7 @@ GROUP BY window_start, window_end, country;
 INSERT INTO sink_session_stats
 SELECT session_id, MAX(user_id), COUNT(DISTINCT seq),
     CAST(MIN(event_time) AS TIMESTAMP(3)), CAST(MAX(event_time) AS TIMESTAMP(3)),
-    TIMESTAMPDIFF(SECOND, MIN(event_time), MAX(event_time)) * 1.0, ARRAY_AGG(DISTINCT seq)
+    TIMESTAMPDIFF(SECOND, MIN(event_time), MAX(event_time)) * 1.0, ARRAY_SORT(ARRAY_AGG(DISTINCT seq))
 FROM valid_clicks
 GROUP BY session_id;
 
