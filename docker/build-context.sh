@@ -73,7 +73,7 @@ case "$image" in
         mkdir -p "$tmp/app/sql" "$tmp/app/config" "$tmp/app/wikistream"
         cp "$root"/sql/[0-9][0-9][0-9]_*.sql "$tmp/app/sql/"
         cp "$root/config/stack.env" "$tmp/app/config/"
-        cp "$root"/wikistream/{__init__,paths,env_file,postgres,retention,schema}.py "$tmp/app/wikistream/"
+        cp "$root"/wikistream/{__init__,atomic_file,paths,env_file,postgres,retention,schema}.py "$tmp/app/wikistream/"
         ;;
 esac
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
 
+from wikistream.atomic_file import write_atomically
+
 
 def _stat_fields(pid: int) -> list[str] | None:
     """/proc/PID/stat from field 3 (state) on; the command name before it may contain spaces."""
@@ -170,10 +172,7 @@ class ManagedProcess:
 
     def claim(self, pid: int) -> None:
         """Record pid as this service: a launcher calls it for itself before it execs the service."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        temporary = self.pid_file.with_suffix(".tmp")
-        temporary.write_text(f"{pid} {_start_ticks(pid)}\n")
-        temporary.replace(self.pid_file)
+        write_atomically(self.pid_file, f"{pid} {_start_ticks(pid)}\n")
 
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop the service's process group: SIGTERM, then SIGKILL after the timeout.

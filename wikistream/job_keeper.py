@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from wikistream.atomic_file import write_atomically
 from wikistream.flink_rest import FlinkRest, FlinkRestError
 
 log = logging.getLogger(__name__)
@@ -103,12 +104,10 @@ class KeeperLog:
             return
         # The newest 200 are plenty for "restarts in the last 10 minutes" and a history to read.
         self.submissions = self.submissions[-200:]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(
-            json.dumps({"kept_job_id": self.kept_job_id, "submissions": [asdict(s) for s in self.submissions]})
+        write_atomically(
+            self.path,
+            json.dumps({"kept_job_id": self.kept_job_id, "submissions": [asdict(s) for s in self.submissions]}),
         )
-        temporary.replace(self.path)
 
     def resubmissions_since(self, since: float) -> int:
         return sum(1 for s in self.submissions if s.replaces is not None and s.at >= since)
